@@ -1,0 +1,1 @@
+"""The project package: data, features, training, serving and reporting."""

@@ -1,0 +1,282 @@
+"""Typed configuration: project paths, `params.yaml` and environment settings.
+
+Every tunable number lives in `params.yaml` and is read here, once, into frozen pydantic models;
+nothing else parses that file. Environment variables (see `.env.example`) override where things
+run: the MLflow server, the model the API serves, the API key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PARAMS_FILE = "params.yaml"
+ColumnKind = Literal["numeric", "categorical", "boolean", "datetime", "id", "drop"]
+MissingPolicy = Literal["impute", "drop"]
+ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting"]
+
+
+class ConfigError(RuntimeError):
+    """Raised when params.yaml or the environment is not usable; the message says how to fix it."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataParams(_Frozen):
+    """Where the raw data comes from and what to predict."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    source: Literal["snapshot", "sklearn", "url", "local"]
+    url: str | None = None
+    sha256: str | None = None
+    path: str | None = None
+    target: str
+    task: Literal["classification", "regression"]
+    timeout_seconds: float = 30.0
+    retries: int = 3
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+            raise ValueError("must be the 64 hex characters that 'sha256sum FILE' prints, or empty")
+        return value.lower()
+
+
+class CleanParams(_Frozen):
+    """How the schema is inferred and how rows are validated."""
+
+    column_types: dict[str, ColumnKind] = Field(default_factory=dict)
+    drop_columns: list[str] = Field(default_factory=list)
+    missing_default: MissingPolicy = "impute"
+    missing: dict[str, MissingPolicy] = Field(default_factory=dict)
+    max_categories: int = Field(default=50, ge=2)
+    id_unique_ratio: float = Field(default=0.95, gt=0, le=1)
+    numeric_parse_ratio: float = Field(default=0.9, gt=0, le=1)
+    range_margin: float = Field(default=3.0, ge=0)
+    drop_duplicates: bool = True
+
+
+class SplitParams(_Frozen):
+    """The train/test split."""
+
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+
+
+class TrainParams(_Frozen):
+    """The model family, its hyperparameters and how it is judged."""
+
+    model: ModelFamily = "random_forest"
+    seed: int = 42
+    cv_folds: int = Field(default=5, ge=2)
+    primary_metric: str = "f1_macro"
+    linear: dict[str, float | int | str | None] = Field(default_factory=dict)
+    random_forest: dict[str, float | int | str | None] = Field(default_factory=dict)
+    hist_gradient_boosting: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+    def hyperparameters(self, family: ModelFamily | None = None) -> dict[str, float | int | str | None]:
+        """Hyperparameters for `family` (the chosen model when omitted)."""
+        return dict(getattr(self, family or self.model))
+
+
+class ExportParams(_Frozen):
+    """How the fitted pipeline is exported for serving."""
+
+    onnx: bool = True
+    label_agreement: float = Field(default=1.0, gt=0, le=1)
+    proba_atol: float = Field(default=0.1, ge=0)
+    regression_rtol: float = Field(default=1e-3, ge=0)
+
+
+class EvaluateParams(_Frozen):
+    """Evaluation settings."""
+
+    permutation_repeats: int = Field(default=5, ge=1)
+
+
+class Params(_Frozen):
+    """Everything in params.yaml."""
+
+    project: str
+    data: DataParams
+    clean: CleanParams = CleanParams()
+    split: SplitParams = SplitParams()
+    train: TrainParams = TrainParams()
+    export: ExportParams = ExportParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The folder holding params.yaml: $PROJECT_ROOT, else the nearest one above `start` (cwd)."""
+    if env_root := os.environ.get("PROJECT_ROOT"):
+        return Path(env_root).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PARAMS_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {PARAMS_FILE} found in {here} or any folder above it; run this command from inside "
+        "the project, or set PROJECT_ROOT to the project folder."
+    )
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every path the project reads or writes, derived from the project root."""
+
+    root: Path
+
+    @property
+    def params(self) -> Path:
+        return self.root / PARAMS_FILE
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def interim(self) -> Path:
+        return self.root / "data" / "interim"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def figures(self) -> Path:
+        return self.reports / "figures"
+
+    @property
+    def plots(self) -> Path:
+        return self.reports / "plots"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def mlartifacts(self) -> Path:
+        return self.root / "mlartifacts"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    # Files passed between stages (the contract dvc.yaml declares).
+    def raw_csv(self, name: str) -> Path:
+        return self.raw / f"{name}.csv"
+
+    @property
+    def raw_metadata(self) -> Path:
+        return self.raw / "metadata.json"
+
+    @property
+    def schema(self) -> Path:
+        return self.interim / "schema.json"
+
+    @property
+    def clean(self) -> Path:
+        return self.interim / "clean.parquet"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.interim / "quarantine.csv"
+
+    @property
+    def data_quality(self) -> Path:
+        return self.reports / "data_quality.json"
+
+    @property
+    def train(self) -> Path:
+        return self.processed / "train.parquet"
+
+    @property
+    def test(self) -> Path:
+        return self.processed / "test.parquet"
+
+    @property
+    def features(self) -> Path:
+        return self.processed / "features.json"
+
+    @property
+    def pipeline(self) -> Path:
+        return self.models / "pipeline.skops"
+
+    @property
+    def onnx(self) -> Path:
+        return self.models / "model.onnx"
+
+    @property
+    def model_card_json(self) -> Path:
+        return self.models / "model.json"
+
+    @property
+    def training_results(self) -> Path:
+        return self.reports / "training.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+
+def get_paths(root: Path | None = None) -> Paths:
+    """Paths for the project at `root` (found from the working directory when omitted)."""
+    return Paths((root or find_project_root()).resolve())
+
+
+def load_params(path: Path | None = None) -> Params:
+    """Read and validate params.yaml; a bad value raises ConfigError naming the key to fix."""
+    path = path or get_paths().params
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} not found; run from the project folder.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{path} has invalid values: {problems}") from exc
+
+
+class Settings(BaseSettings):
+    """Runtime settings from the environment (or a .env file in the working directory)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    mlflow_tracking_uri: str | None = None
+    mlflow_experiment: str | None = None
+    model_path: Path | None = None
+    model_uri: str | None = None
+    api_key: str | None = None
+    api_key_header: str = "X-API-Key"
+    max_batch_size: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    predict_timeout_seconds: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+
+
+def tracking_uri(paths: Paths, settings: Settings | None = None) -> str:
+    """MLflow tracking URI: $MLFLOW_TRACKING_URI, else a SQLite file at an absolute path."""
+    settings = settings or Settings()
+    return settings.mlflow_tracking_uri or f"sqlite:///{paths.mlflow_db.as_posix()}"

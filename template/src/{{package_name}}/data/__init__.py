@@ -1,0 +1,1 @@
+"""Data collection, schema inference, validation and cleaning."""

@@ -1,0 +1,1 @@
+"""The FastAPI prediction service and its demo page."""

@@ -1,0 +1,130 @@
+"""Load the exported model once and predict from plain rows.
+
+Backends, in order of preference:
+- `onnx`: `models/model.onnx` in ONNX Runtime. No pandas and no scikit-learn at serve time.
+- `skops`: `models/pipeline.skops`, when the model did not convert to ONNX (needs the `sklearn`
+  extra: scikit-learn, skops, pandas).
+- `mlflow`: `MODEL_URI=models:/<name>@champion`, loaded from the MLflow registry (needs mlflow).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+SINGLE_THREAD = 1  # one thread per worker: oversubscription costs far more than it gains
+
+
+class ModelNotFoundError(RuntimeError):
+    """The model files are missing; the message says how to create them."""
+
+
+class Predictor(Protocol):
+    backend: str
+
+    def predict(self, rows: list[dict[str, Any]]) -> tuple[list[Any], np.ndarray | None]: ...
+
+
+def _numeric(value: Any) -> float:
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+@dataclass
+class OnnxPredictor:
+    """ONNX Runtime session with one (n, 1) input tensor per column."""
+
+    session: Any
+    numeric: list[str]
+    categorical: list[str]
+    backend: str = "onnx"
+
+    @classmethod
+    def load(cls, path: Path, card: dict[str, Any]) -> OnnxPredictor:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = SINGLE_THREAD
+        options.inter_op_num_threads = SINGLE_THREAD
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        numeric = [f["name"] for f in card["features"] if f["kind"] in ("numeric", "boolean")]
+        categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
+        return cls(session, numeric, categorical)
+
+    def predict(self, rows: list[dict[str, Any]]) -> tuple[list[Any], np.ndarray | None]:
+        feed: dict[str, np.ndarray] = {}
+        for name in self.numeric:
+            feed[name] = np.array([[_numeric(row.get(name))] for row in rows], dtype=np.float32)
+        for name in self.categorical:
+            feed[name] = np.array([[row.get(name) or ""] for row in rows], dtype=object)
+        outputs = self.session.run(None, feed)
+        predictions = np.asarray(outputs[0]).ravel().tolist()
+        probabilities = np.asarray(outputs[1]) if len(outputs) > 1 else None
+        return predictions, probabilities
+
+
+@dataclass
+class FramePredictor:
+    """A scikit-learn pipeline (from skops) or an MLflow pyfunc model, fed a pandas DataFrame."""
+
+    model: Any
+    numeric: list[str]
+    categorical: list[str]
+    backend: str
+
+    def _frame(self, rows: list[dict[str, Any]]) -> Any:
+        import pandas as pd
+
+        columns: dict[str, Any] = {n: [_numeric(r.get(n)) for r in rows] for n in self.numeric}
+        columns.update({n: [r.get(n) or "" for r in rows] for n in self.categorical})
+        return pd.DataFrame(columns)[self.numeric + self.categorical]
+
+    def predict(self, rows: list[dict[str, Any]]) -> tuple[list[Any], np.ndarray | None]:
+        from threadpoolctl import threadpool_limits
+
+        frame = self._frame(rows)
+        with threadpool_limits(SINGLE_THREAD):
+            predictions = np.asarray(self.model.predict(frame)).ravel().tolist()
+            probabilities = self.model.predict_proba(frame) if hasattr(self.model, "predict_proba") else None
+        return predictions, probabilities
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    """models/model.json, with a hint when the pipeline has not run yet."""
+    path = model_dir / "model.json"
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"{path} not found: train a model first ('make pipeline'), or set MODEL_PATH to the "
+            "folder that holds model.json and model.onnx / pipeline.skops."
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_predictor(model_dir: Path, card: dict[str, Any], model_uri: str | None = None) -> Predictor:
+    """The fastest backend available for the model in `model_dir` (or the registry's `model_uri`)."""
+    numeric = [f["name"] for f in card["features"] if f["kind"] in ("numeric", "boolean")]
+    categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
+    if model_uri:
+        import mlflow.sklearn
+
+        return FramePredictor(mlflow.sklearn.load_model(model_uri), numeric, categorical, "mlflow")
+    onnx_path = model_dir / "model.onnx"
+    if onnx_path.is_file():
+        return OnnxPredictor.load(onnx_path, card)
+    skops_path = model_dir / "pipeline.skops"
+    if skops_path.is_file():
+        try:
+            from ..model_io import load_skops
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                "this model has no ONNX export, and serving its skops pipeline needs scikit-learn: "
+                "install the 'sklearn' extra (uv sync --extra sklearn)."
+            ) from exc
+        return FramePredictor(load_skops(skops_path), numeric, categorical, "skops")
+    raise ModelNotFoundError(f"neither model.onnx nor pipeline.skops is in {model_dir}; run 'make pipeline'.")

@@ -1,0 +1,192 @@
+"""The evaluate stage: test-split metrics, DVC plot data and PNG figures for the exported model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+from sklearn.pipeline import Pipeline
+
+from ..config import Params, Paths
+from ..data.io import atomic_path, read_json, write_json
+from ..data.schema import DatasetSchema
+from ..features import model_frame
+from ..model_io import load_skops
+from .metrics import SCORERS
+from .train import score
+
+log = logging.getLogger(__name__)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def _save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def classification_plots(
+    pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, paths: Paths
+) -> list[Path]:
+    """Confusion matrix, micro-averaged ROC and precision-recall: CSV for DVC, PNG for people."""
+    import matplotlib.pyplot as plt
+
+    x, y = model_frame(test, schema), test[schema.target.name].astype(str).to_numpy()
+    predicted = pipeline.predict(x).astype(str)
+    proba = pipeline.predict_proba(x)
+    classes = [str(c) for c in pipeline.classes_]
+    onehot = np.column_stack([y == c for c in classes]).astype(int)
+    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / "confusion.csv")
+    fpr, tpr, _ = skm.roc_curve(onehot.ravel(), proba.ravel())
+    _write_csv(pd.DataFrame({"fpr": fpr, "tpr": tpr}), paths.plots / "roc.csv")
+    precision, recall, _ = skm.precision_recall_curve(onehot.ravel(), proba.ravel())
+    _write_csv(pd.DataFrame({"recall": recall, "precision": precision}), paths.plots / "precision_recall.csv")
+
+    figures = []
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    skm.ConfusionMatrixDisplay.from_predictions(
+        y, predicted, labels=classes, ax=ax, colorbar=False, cmap="Blues"
+    )
+    ax.set_title("Confusion matrix (test split)")
+    figures.append(paths.figures / "confusion_matrix.png")
+    _save(fig, figures[-1])
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for index, label in enumerate(classes):
+        skm.RocCurveDisplay.from_predictions(onehot[:, index], proba[:, index], name=label, ax=ax)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_title("ROC, one class vs rest (test split)")
+    figures.append(paths.figures / "roc.png")
+    _save(fig, figures[-1])
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for index, label in enumerate(classes):
+        skm.PrecisionRecallDisplay.from_predictions(onehot[:, index], proba[:, index], name=label, ax=ax)
+    ax.set_title("Precision-recall (test split)")
+    figures.append(paths.figures / "precision_recall.png")
+    _save(fig, figures[-1])
+    return figures
+
+
+def regression_plots(
+    pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, paths: Paths
+) -> list[Path]:
+    """Predicted vs actual and residuals: CSV for DVC, PNG for people."""
+    import matplotlib.pyplot as plt
+
+    y = test[schema.target.name].to_numpy(dtype=float)
+    predicted = pipeline.predict(model_frame(test, schema))
+    residual = y - predicted
+    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / "predictions.csv")
+    _write_csv(pd.DataFrame({"predicted": predicted, "residual": residual}), paths.plots / "residuals.csv")
+
+    figures = []
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(y, predicted, s=14, alpha=0.7)
+    low, high = float(min(y.min(), predicted.min())), float(max(y.max(), predicted.max()))
+    ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test split)")
+    figures.append(paths.figures / "predicted_vs_actual.png")
+    _save(fig, figures[-1])
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(predicted, residual, s=14, alpha=0.7)
+    ax.axhline(0, linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test split)")
+    figures.append(paths.figures / "residuals.png")
+    _save(fig, figures[-1])
+    return figures
+
+
+def importance_plot(
+    pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: Params, paths: Paths
+) -> Path:
+    """Permutation importance of each input column on the test split, for the primary metric."""
+    import matplotlib.pyplot as plt
+
+    metric = params.train.primary_metric
+    scoring = SCORERS.get(metric, "accuracy" if schema.target.task == "classification" else "r2")
+    result = permutation_importance(
+        pipeline,
+        model_frame(test, schema),
+        test[schema.target.name],
+        scoring=scoring,
+        n_repeats=params.evaluate.permutation_repeats,
+        random_state=params.train.seed,
+    )
+    names = schema.numeric + schema.categorical
+    table = pd.DataFrame(
+        {"feature": names, "importance": result.importances_mean, "std": result.importances_std}
+    )
+    table = table.sort_values("importance", ascending=False)
+    _write_csv(table, paths.plots / "importance.csv")
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.35 * len(names) + 1)))
+    ordered = table.iloc[::-1]
+    ax.barh(ordered["feature"], ordered["importance"], xerr=ordered["std"], color="#4c72b0")
+    ax.set(xlabel=f"drop in {scoring} when shuffled", title="Permutation importance (test split)")
+    path = paths.figures / "permutation_importance.png"
+    _save(fig, path)
+    return path
+
+
+def _log_figures(
+    run_id: str | None, figures: list[Path], metrics: dict[str, float], paths: Paths, params: Params
+) -> None:
+    if not run_id:
+        return
+    import mlflow
+
+    from . import registry
+
+    registry.configure(paths, params.project)
+    with mlflow.start_run(run_id=run_id):
+        for figure in figures:
+            mlflow.log_artifact(str(figure), artifact_path="figures")
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+
+
+def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, Any]:
+    """The evaluate stage: writes reports/metrics.json, reports/plots/*.csv and reports/figures/*.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    schema = DatasetSchema.model_validate(read_json(paths.features))
+    card = read_json(paths.model_card_json)
+    pipeline = load_skops(paths.pipeline)
+    test = pd.read_parquet(paths.test)
+    paths.figures.mkdir(parents=True, exist_ok=True)
+    paths.plots.mkdir(parents=True, exist_ok=True)
+
+    model_metrics = score(pipeline, test, schema)
+    if schema.target.task == "classification":
+        figures = classification_plots(pipeline, test, schema, paths)
+    else:
+        figures = regression_plots(pipeline, test, schema, paths)
+    figures.append(importance_plot(pipeline, test, schema, params, paths))
+
+    cv = {k: v for k, v in card["metrics"].items() if k.startswith("cv_")}
+    metrics = {
+        **model_metrics,
+        **cv,
+        "test_rows": len(test),
+        "model": card["model_family"],
+        "primary_metric": params.train.primary_metric,
+        "baseline": {k: v for k, v in card["baseline_metrics"].items() if k != "fit_seconds"},
+    }
+    write_json(paths.metrics, metrics)
+    if track:
+        _log_figures(card["mlflow"]["run_id"], figures, model_metrics, paths, params)
+    log.info("test metrics: %s", {k: round(v, 4) for k, v in model_metrics.items()})
+    return metrics

@@ -1,0 +1,126 @@
+"""Export the fitted pipeline for serving, in formats that never unpickle code at load time.
+
+- `models/pipeline.skops`: always written; skops loads only the types listed in TRUSTED_TYPES.
+- `models/model.onnx`: written when skl2onnx converts the whole pipeline and the ONNX model agrees
+  with scikit-learn on the test split (the parity check). The API prefers it: no pandas, no
+  sklearn, and a single-row prediction in microseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from ..config import ExportParams
+from ..data.schema import DatasetSchema
+from ..features import model_frame
+from ..model_io import TRUSTED_TYPES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely the ONNX model reproduces scikit-learn on the test split."""
+
+    passed: bool
+    label_agreement: float | None = None
+    max_abs_diff: float | None = None
+    detail: str = ""
+
+
+def save_skops(pipeline: Pipeline, path: Path) -> None:
+    """Save with skops and refuse to ship a file that needs types outside TRUSTED_TYPES."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(pipeline, path)
+    untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    if untrusted:
+        path.unlink()
+        raise RuntimeError(
+            f"the pipeline contains types skops does not trust: {sorted(untrusted)}; review them "
+            "and add them to TRUSTED_TYPES in training/export.py if they are safe."
+        )
+
+
+def onnx_inputs(frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, np.ndarray]:
+    """One (n, 1) tensor per column: float32 for numbers, strings for categories."""
+    model_input = model_frame(frame, schema)
+    feed: dict[str, np.ndarray] = {}
+    for name in schema.numeric:
+        feed[name] = model_input[name].to_numpy(dtype=np.float32).reshape(-1, 1)
+    for name in schema.categorical:
+        feed[name] = model_input[name].to_numpy(dtype=object).reshape(-1, 1)
+    return feed
+
+
+def convert_to_onnx(pipeline: Pipeline, schema: DatasetSchema) -> bytes:
+    """The whole pipeline as ONNX bytes; raises if skl2onnx cannot convert a step."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    initial_types: list[tuple[str, Any]] = [(name, FloatTensorType([None, 1])) for name in schema.numeric]
+    initial_types += [(name, StringTensorType([None, 1])) for name in schema.categorical]
+    options = {id(pipeline): {"zipmap": False}} if schema.target.task == "classification" else None
+    onnx_model = convert_sklearn(pipeline, initial_types=initial_types, options=options)
+    return onnx_model.SerializeToString()
+
+
+def check_parity(
+    onnx_bytes: bytes, pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: ExportParams
+) -> Parity:
+    """Compare ONNX Runtime against scikit-learn on the test split."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, onnx_inputs(test, schema))
+    expected = pipeline.predict(model_frame(test, schema))
+    if schema.target.task == "classification":
+        labels = np.asarray(outputs[0]).ravel().astype(str)
+        agreement = float(np.mean(labels == np.asarray(expected).astype(str)))
+        proba_diff = float(np.max(np.abs(outputs[1] - pipeline.predict_proba(model_frame(test, schema)))))
+        passed = agreement >= params.label_agreement and proba_diff <= params.proba_atol
+        detail = f"labels agree on {agreement:.1%} of test rows, max probability difference {proba_diff:.2g}"
+        return Parity(passed, agreement, proba_diff, detail)
+    predicted = np.asarray(outputs[0]).ravel()
+    scale = max(float(np.std(expected)), 1e-9)
+    diff = float(np.max(np.abs(predicted - expected)))
+    passed = diff <= params.regression_rtol * scale
+    return Parity(passed, None, diff, f"max prediction difference {diff:.3g} (target std {scale:.3g})")
+
+
+def export(
+    pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: ExportParams, models_dir: Path
+) -> dict[str, Any]:
+    """Write pipeline.skops and, when it converts and passes parity, model.onnx. Returns a summary."""
+    save_skops(pipeline, models_dir / "pipeline.skops")
+    summary: dict[str, Any] = {"skops": "pipeline.skops", "onnx": None, "parity": None}
+    if not params.onnx:
+        summary["parity"] = "ONNX export switched off in params.yaml (export.onnx)"
+        return summary
+    try:
+        onnx_bytes = convert_to_onnx(pipeline, schema)
+    except Exception as exc:  # skl2onnx raises many types for unsupported models
+        log.warning(
+            "ONNX conversion failed (%s: %s); serving will use the skops pipeline",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        summary["parity"] = f"conversion failed: {type(exc).__name__}"
+        return summary
+    parity = check_parity(onnx_bytes, pipeline, test, schema, params)
+    summary["parity"] = parity.detail
+    if parity.passed:
+        (models_dir / "model.onnx").write_bytes(onnx_bytes)
+        summary["onnx"] = "model.onnx"
+        log.info("ONNX export passed the parity check: %s", parity.detail)
+    else:
+        log.warning("ONNX parity check failed (%s); serving will use the skops pipeline", parity.detail)
+    return summary
