@@ -137,7 +137,7 @@ def _check_classes(clean: pd.DataFrame, target: Target, split: SplitParams) -> N
         listing = ", ".join(f"'{label}' ({count} rows)" for label, count in too_small.items())
         raise DataError(
             f"class(es) {listing} have fewer than {minimum} rows, too few for a stratified "
-            f"{1 - split.test_size:.0%}/{split.test_size:.0%} split. Collect more rows for them, "
+            f"{100 * (1 - split.test_size):.0f}%/{100 * split.test_size:.0f}% split. Collect more rows for them, "
             "merge them into another class, or drop them from the source file."
         )
 

@@ -68,7 +68,8 @@ def convert_to_onnx(pipeline: Pipeline, schema: DatasetSchema) -> bytes:
 
     initial_types: list[tuple[str, Any]] = [(name, FloatTensorType([None, 1])) for name in schema.numeric]
     initial_types += [(name, StringTensorType([None, 1])) for name in schema.categorical]
-    options = {id(pipeline): {"zipmap": False}} if schema.target.task == "classification" else None
+    no_zipmap = {"zipmap": False}
+    options = {id(pipeline): no_zipmap} if schema.target.task == "classification" else None
     onnx_model = convert_sklearn(pipeline, initial_types=initial_types, options=options)
     return onnx_model.SerializeToString()
 
@@ -87,7 +88,7 @@ def check_parity(
         agreement = float(np.mean(labels == np.asarray(expected).astype(str)))
         proba_diff = float(np.max(np.abs(outputs[1] - pipeline.predict_proba(model_frame(test, schema)))))
         passed = agreement >= params.label_agreement and proba_diff <= params.proba_atol
-        detail = f"labels agree on {agreement:.1%} of test rows, max probability difference {proba_diff:.2g}"
+        detail = f"labels agree on {100 * agreement:.1f}% of test rows, max probability difference {proba_diff:.2g}"
         return Parity(passed, agreement, proba_diff, detail)
     predicted = np.asarray(outputs[0]).ravel()
     scale = max(float(np.std(expected)), 1e-9)

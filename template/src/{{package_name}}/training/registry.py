@@ -19,7 +19,7 @@ CHAMPION = "champion"
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'train': {'seed': 1}} -> {'train.seed': 1}; lists become comma-separated strings."""
+    """Nested keys joined with dots (train -> seed becomes 'train.seed'); lists become 'a,b'."""
     flat: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"

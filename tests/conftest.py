@@ -1,0 +1,136 @@
+"""Shared fixtures for the template's tests.
+
+Rendering and running a project is expensive, so each combination of answers is rendered once per
+test session (session-scoped fixtures) and shared by every test that needs it. All projects use
+the same uv cache, so installs after the first are mostly links.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from copier import run_copy
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PACKAGE = "penguin_species_classifier"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for commands run inside a generated project.
+
+    The template's own virtualenv must not leak in: the project has its own `.venv`.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")}
+    env.update(
+        {
+            "UV_NO_PROGRESS": "1",
+            "PYTHONUNBUFFERED": "1",
+            "MPLBACKEND": "Agg",
+            "GIT_AUTHOR_NAME": "mlfolio tests",
+            "GIT_AUTHOR_EMAIL": "tests@example.com",
+            "GIT_COMMITTER_NAME": "mlfolio tests",
+            "GIT_COMMITTER_EMAIL": "tests@example.com",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run(
+    cmd: Sequence[str] | str,
+    cwd: Path,
+    *,
+    timeout: float = 600,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a project; on failure, raise with its full output (readable in CI logs)."""
+    result = subprocess.run(
+        cmd,
+        cwd=cwd,
+        shell=isinstance(cmd, str),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env or clean_env()),
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"command failed ({result.returncode}): {cmd}\n--- stdout ---\n{result.stdout[-6000:]}"
+            f"\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def render(dst: Path, src: Path | str = REPO, *, tasks: bool = True, **answers: Any) -> Path:
+    """Render the template with `answers` (defaults for the rest) into `dst`."""
+    run_copy(
+        str(src),
+        dst,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        skip_tasks=not tasks,
+        quiet=True,
+    )
+    return dst
+
+
+@dataclass(frozen=True)
+class Project:
+    """A rendered project, with helpers to run commands inside it."""
+
+    path: Path
+    package: str
+
+    def run(self, cmd: Sequence[str] | str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return run(cmd, self.path, **kwargs)
+
+    def uv(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return run([uv_bin(), *args], self.path, **kwargs)
+
+
+def uv_bin() -> str:
+    found = shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not on PATH; install it with 'pip install uv' (see README).")
+    return found
+
+
+def synced(path: Path, package: str) -> Project:
+    project = Project(path, package)
+    project.uv("sync", "--frozen" if (path / "uv.lock").exists() else "--quiet", timeout=900)
+    return project
+
+
+@pytest.fixture(scope="session")
+def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default answers, rendered with tasks (git init + first commit), not installed."""
+    return render(tmp_path_factory.mktemp("default") / "project")
+
+
+@pytest.fixture(scope="session")
+def default_project(default_render: Path) -> Project:
+    """The default render, installed with `uv sync`."""
+    return synced(default_render, DEFAULT_PACKAGE)
+
+
+@pytest.fixture(scope="session")
+def piped_project(default_project: Project) -> Iterator[Project]:
+    """The default project after `dvc repro` has run every stage once."""
+    default_project.uv("run", "dvc", "repro", timeout=900)
+    yield default_project
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    return sys.executable

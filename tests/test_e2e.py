@@ -1,0 +1,151 @@
+"""The default project, end to end: install, pipeline, tracking, its own tests, lint, serving."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from .conftest import Project, clean_env, uv_bin
+
+pytestmark = pytest.mark.slow
+
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 47.3,
+    "bill_depth_mm": 13.8,
+    "flipper_length_mm": 216,
+    "body_mass_g": 4725,
+    "sex": "female",
+    "year": 2008,
+}
+
+
+def test_render_is_dvc_ready(default_project: Project):
+    assert (default_project.path / ".dvc" / "config").is_file()
+    status = default_project.uv("run", "dvc", "status").stdout
+    assert "collect" in status  # nothing has run yet: every stage is pending
+
+
+def test_pipeline_runs_every_stage(piped_project: Project):
+    lock = (piped_project.path / "dvc.lock").read_text()
+    for stage in ("collect", "clean", "featurize", "train", "evaluate", "report"):
+        assert f"  {stage}:" in lock
+
+
+def test_accuracy_above_0_9(piped_project: Project):
+    metrics = json.loads((piped_project.path / "reports" / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9
+    assert metrics["baseline"]["accuracy"] > 0.8
+
+
+def test_mlflow_holds_the_run(piped_project: Project):
+    script = (
+        "import json, mlflow; from penguin_species_classifier.config import get_paths, tracking_uri; "
+        "mlflow.set_tracking_uri(tracking_uri(get_paths())); "
+        "runs = mlflow.search_runs(experiment_names=['penguin_species_classifier'], output_format='list'); "
+        "client = mlflow.MlflowClient(); "
+        "champion = client.get_model_version_by_alias('penguin_species_classifier', 'champion'); "
+        "print(json.dumps({'params': runs[0].data.params, 'metrics': runs[0].data.metrics, "
+        "'tags': runs[0].data.tags, 'champion': champion.version, 'n': len(runs)}))"
+    )
+    result = json.loads(piped_project.uv("run", "python", "-c", script).stdout.strip().splitlines()[-1])
+    assert result["n"] >= 1
+    assert result["params"]["train.model"] == "random_forest"
+    assert result["params"]["split.seed"] == "42"
+    metrics = json.loads((piped_project.path / "reports" / "metrics.json").read_text())
+    assert result["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert result["tags"]["dataset"] == "penguins"
+    assert len(result["tags"]["git_commit"]) == 40
+    assert result["champion"] == "1"
+    assert (piped_project.path / "mlflow.db").is_file()
+    assert (piped_project.path / "mlartifacts").is_dir()
+
+
+def test_report_and_readme_show_real_numbers(piped_project: Project):
+    metrics = json.loads((piped_project.path / "reports" / "metrics.json").read_text())
+    readme = (piped_project.path / "README.md").read_text()
+    assert f"{metrics['accuracy']:.4f}" in readme
+    assert (piped_project.path / "reports" / "REPORT.md").is_file()
+    assert (piped_project.path / "reports" / "MODEL_CARD.md").is_file()
+    assert (piped_project.path / "reports" / "figures" / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_generated_tests_pass(piped_project: Project):
+    result = piped_project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", timeout=900)
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 30, summary
+    assert "failed" not in summary
+
+
+def test_pre_commit_passes_without_changes(piped_project: Project):
+    before = piped_project.run(["git", "status", "--porcelain"]).stdout
+    piped_project.uv("run", "pre-commit", "run", "--all-files", timeout=600)
+    assert piped_project.run(["git", "status", "--porcelain"]).stdout == before
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def server(piped_project: Project) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [uv_bin(), "run", "penguin_species_classifier", "serve", "--port", str(port)],
+        cwd=piped_project.path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("server did not answer /health within 60s")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_served_prediction(server: str):
+    request = urllib.request.Request(
+        f"{server}/predict",
+        data=json.dumps({"instances": [PENGUIN]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.loads(response.read())
+    assert body["predictions"][0] in {"Adelie", "Chinstrap", "Gentoo"}
+    assert body["predictions"][0] == "Gentoo"
+    assert set(body["probabilities"][0]) == {"Adelie", "Chinstrap", "Gentoo"}
+    with urllib.request.urlopen(f"{server}/model", timeout=5) as response:
+        assert json.loads(response.read())["name"] == "penguin_species_classifier"
+
+
+def test_second_repro_does_nothing(piped_project: Project):
+    output = piped_project.uv("run", "dvc", "repro").stdout
+    assert "Running stage" not in output, output
+    assert "up to date" in piped_project.uv("run", "dvc", "status").stdout

@@ -1,0 +1,93 @@
+"""Fast checks of the default render: files, leftovers, parseable configs, lint-clean code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from .conftest import DEFAULT_PACKAGE, REPO, run
+
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}")
+TEXT_SUFFIXES = {".py", ".toml", ".yaml", ".yml", ".md", ".cfg", ".txt", ".html", ".json", ".ini"}
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
+
+
+def test_default_render_has_the_layout(default_render: Path):
+    pkg = default_render / "src" / DEFAULT_PACKAGE
+    expected = [
+        "README.md", "pyproject.toml", "params.yaml", "dvc.yaml", "Makefile", ".gitignore", ".dvcignore",
+        ".pre-commit-config.yaml", ".copier-answers.yml", "LICENSE", ".env.example", ".dvc/config",
+    ]
+    for name in expected:
+        assert (default_render / name).is_file(), name
+    for module in ("config.py", "cli.py", "features.py", "data/collect.py", "data/schema.py", "data/clean.py",
+                   "training/train.py", "training/evaluate.py", "training/registry.py", "serving/app.py",
+                   "serving/schemas.py", "serving/static/index.html", "reporting/report.py",
+                   "data/snapshots/penguins.csv"):
+        assert (pkg / module).is_file(), module
+
+
+def test_no_jinja_leftovers(default_render: Path):
+    leftovers = []
+    for path in _files(default_render):
+        if path.suffix in TEXT_SUFFIXES or path.name in ("Makefile", "Dockerfile"):
+            text = path.read_text(encoding="utf-8")
+            if ".github" in path.parts:  # GitHub Actions' own ${{ }} expressions are legitimate
+                text = re.sub(r"\$\{\{.*?\}\}", "", text)
+            if JINJA_LEFTOVER.search(text):
+                leftovers.append(str(path.relative_to(default_render)))
+    assert not leftovers, leftovers
+    assert not [p for p in _files(default_render) if p.name.endswith(".jinja")]
+
+
+def test_every_yaml_and_toml_parses(default_render: Path):
+    for path in _files(default_render):
+        if path.suffix in (".yaml", ".yml"):
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+
+
+def test_ruff_check_and_format_pass(default_render: Path):
+    ruff = REPO / ".venv" / "bin" / "ruff"
+    ruff_cmd = str(ruff) if ruff.exists() else "ruff"
+    run([ruff_cmd, "check", "--no-cache", "."], default_render)
+    run([ruff_cmd, "format", "--check", "--no-cache", "."], default_render)
+
+
+def test_git_repository_with_a_first_commit(default_render: Path):
+    log = run(["git", "log", "--oneline"], default_render).stdout
+    assert "Initial commit from the mlfolio template" in log
+    status = run(["git", "status", "--porcelain"], default_render).stdout
+    assert status == "", status
+
+
+def test_answers_are_recorded(default_render: Path):
+    answers = yaml.safe_load((default_render / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == DEFAULT_PACKAGE
+    assert answers["dataset"] == "penguins"
+    assert "_src_path" in answers
+
+
+def test_params_point_at_the_snapshot_with_its_checksum(default_render: Path):
+    params = yaml.safe_load((default_render / "params.yaml").read_text())
+    assert params["data"]["source"] == "snapshot"
+    assert params["data"]["sha256"] == "f204db2c753b0937caac3cb35258562c14f073e4bbc76be24b4c51ce22767a93"
+    snapshot = default_render / "src" / DEFAULT_PACKAGE / "data" / "snapshots" / "penguins.csv"
+    assert subprocess.run(["sha256sum", str(snapshot)], capture_output=True, text=True).stdout.startswith(
+        params["data"]["sha256"]
+    )
+
+
+def test_dvc_stages_list_only_their_params(default_render: Path):
+    stages = yaml.safe_load((default_render / "dvc.yaml").read_text())["stages"]
+    assert list(stages) == ["collect", "clean", "featurize", "train", "evaluate", "report"]
+    assert "train" not in str(stages["clean"]["params"])
+    assert stages["evaluate"]["metrics"][0] == {"reports/metrics.json": {"cache": False}}
