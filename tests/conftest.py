@@ -8,9 +8,12 @@ the same uv cache, so installs after the first are mostly links.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,11 +127,39 @@ def default_project(default_render: Path) -> Project:
     return synced(default_render, DEFAULT_PACKAGE)
 
 
+def readme_commands() -> list[str]:
+    """The shell commands of the README's ```bash blocks, in order."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class MainJob:
+    """The README's main command, run once per session: its output and the project it made."""
+
+    command: str
+    output: str
+    seconds: float
+    project: Project
+
+
 @pytest.fixture(scope="session")
-def piped_project(default_project: Project) -> Iterator[Project]:
-    """The default project after `dvc repro` has run every stage once."""
-    default_project.uv("run", "dvc", "repro", timeout=900)
-    yield default_project
+def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
+    """Run the README's first command (render -> uv sync -> dvc repro -> served prediction)."""
+    command = readme_commands()[0]
+    folder = tmp_path_factory.mktemp("main-job") / "project"
+    words = shlex.split(command)
+    words[-1] = str(folder)  # the folder the README names
+    started = time.perf_counter()
+    result = run(words, REPO, timeout=1800)
+    return MainJob(command, result.stdout + result.stderr, time.perf_counter() - started, Project(folder, DEFAULT_PACKAGE))
+
+
+@pytest.fixture(scope="session")
+def piped_project(main_job: MainJob) -> Iterator[Project]:
+    """The default project after the README's main command: every stage has run once."""
+    yield main_job.project
 
 
 @pytest.fixture(scope="session")
