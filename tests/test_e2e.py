@@ -62,7 +62,7 @@ def test_mlflow_holds_the_run(piped_project: Project):
     assert result["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
     assert result["tags"]["dataset"] == "penguins"
     assert len(result["tags"]["git_commit"]) == 40
-    assert result["champion"] == "1"
+    assert str(result["champion"]) == "1"
     assert (piped_project.path / "mlflow.db").is_file()
     assert (piped_project.path / "mlartifacts").is_dir()
 

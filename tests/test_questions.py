@@ -414,37 +414,23 @@ def test_builtin_dataset_derives_task_and_target(
     assert "task" not in answers and "target_column" not in answers, "derived, so not recorded"
 
 
+def test_default_description_names_the_dataset(copy_answers) -> None:
+    """description is asked after dataset, so its default can name the data."""
+    # Passing dataset in data would hide a wrong order: data answers are known before any question.
+    answers = copy_answers()
+    assert answers["dataset"] == "penguins"
+    assert "penguin" in answers["description"]
+
+
 # ------------------------------------------------------------------------------------------------
-# Known defects in copier.yml (strict xfail: each turns red once fixed, then drop the marker)
+# Regressions of fixed defects
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="package_name's computed default is not cut to the 60 characters its validator allows",
-)
 def test_long_project_name_computes_a_valid_package_name(copy_answers) -> None:
     answers = copy_answers(project_name="A very long project name about predicting things " * 2)
     assert PACKAGE_NAME.match(answers["package_name"])
     assert len(answers["package_name"]) <= 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="description is asked before dataset, so its default never sees the dataset answer",
-)
-def test_default_description_names_the_dataset(copy_answers) -> None:
-    # Passing dataset in data would hide the bug: data answers are known before any question.
-    answers = copy_answers()
-    assert answers["dataset"] == "penguins"
-    assert "penguin" in answers["description"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an empty default that fails its own validator crashes the interactive prompt "
-        "(copier validates a default before showing it); the default should be {{ UNSET }}"
-    ),
-)
 @pytest.mark.parametrize(
     ("question", "context"),
     [

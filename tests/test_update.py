@@ -1,0 +1,192 @@
+"""`copier update` never loses a project's own work.
+
+Each test builds a throwaway git copy of the template, tags it, renders a project and commits;
+then changes the template, tags again, and updates the project through copier's Python API.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from copier import run_update
+
+from .conftest import REPO, clean_env, render, run
+
+PACKAGE = "penguin_species_classifier"
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd, env=clean_env()).stdout
+
+
+def _commit_all(cwd: Path, message: str) -> None:
+    _git(cwd, "add", "-A")
+    _git(cwd, "commit", "-q", "--no-verify", "-m", message)
+
+
+@pytest.fixture()
+def template_copy(tmp_path: Path) -> Path:
+    """A git repository holding the template, tagged v1.0.0."""
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    for part in TEMPLATE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, tpl / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tpl / part)
+    _git(tpl, "init", "-q")
+    _commit_all(tpl, "template v1")
+    _git(tpl, "tag", "v1.0.0")
+    return tpl
+
+
+@pytest.fixture()
+def project(template_copy: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "project"
+    render(dst, template_copy, vcs_ref="v1.0.0")
+    assert "Initial commit" in _git(dst, "log", "--oneline")
+    return dst
+
+
+def _release(tpl: Path, tag: str, change: Callable[[Path], None]) -> None:
+    change(tpl / "template")
+    _commit_all(tpl, f"template {tag}")
+    _git(tpl, "tag", tag)
+
+
+def _update(project: Path, tag: str, **answers: object) -> None:
+    run_update(
+        project, data=answers, defaults=True, overwrite=True, unsafe=True, skip_tasks=True, vcs_ref=tag, quiet=True
+    )
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def _leftovers(project: Path) -> list[str]:
+    found = [str(p.relative_to(project)) for p in project.rglob("*.rej")]
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts and path.suffix in (".py", ".md", ".yaml", ".toml", ""):
+            text = path.read_text(errors="ignore")
+            if "<<<<<<< " in text or ">>>>>>> " in text:
+                found.append(str(path.relative_to(project)))
+    return found
+
+
+def test_template_change_arrives_and_user_edits_survive(template_copy: Path, project: Path):
+    features = project / "src" / PACKAGE / "features.py"
+    _append(features, "\n\n# author: my own helper lives below\n")
+    _append(project / "Makefile", "\nmine:  ## my own target\n\techo mine\n")
+    (project / "NOTES.md").write_text("my notes\n")
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("## Problem\n", "## Problem\n\nMy own framing of the problem.\n"))
+    _commit_all(project, "my work")
+
+    def change(template: Path) -> None:
+        makefile = template / "Makefile.jinja"
+        makefile.write_text("# Updated by template v2.\n" + makefile.read_text())
+        (template / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make test` before you push.\n")
+
+    _release(template_copy, "v2.0.0", change)
+    _update(project, "v2.0.0")
+
+    makefile = (project / "Makefile").read_text()
+    assert makefile.startswith("# Updated by template v2.")  # 1. the change arrived
+    assert (project / "CONTRIBUTING.md").is_file()
+    assert "mine:  ## my own target" in makefile  # 2. edits in a file the template changed
+    assert features.read_text().endswith("# author: my own helper lives below\n")  # ... and elsewhere
+    assert (project / "NOTES.md").read_text() == "my notes\n"
+    assert "My own framing of the problem." in readme.read_text()
+    assert _leftovers(project) == []  # 3. no markers, no .rej
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v2.0.0"
+
+
+def test_real_conflict_is_reported_not_resolved(template_copy: Path, project: Path):
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text().replace("uv run pytest", "uv run pytest -x --mine"))
+    _commit_all(project, "my test flags")
+    _release(
+        template_copy,
+        "v2.0.0",
+        lambda t: (t / "Makefile.jinja").write_text(
+            (t / "Makefile.jinja").read_text().replace("uv run pytest", "uv run pytest --template-v2")
+        ),
+    )
+    _update(project, "v2.0.0")
+    text = makefile.read_text()
+    assert "<<<<<<< " in text and ">>>>>>> " in text  # 4. both sides kept, for the author to choose
+    assert "--mine" in text and "--template-v2" in text
+
+
+def test_update_without_template_change_leaves_git_clean(template_copy: Path, project: Path):
+    _release(template_copy, "v1.0.1", lambda t: (t.parent / "CHANGELOG.md").write_text("outside template/\n"))
+    _update(project, "v1.0.1")
+    _commit_all_if_answers_changed = _git(project, "status", "--porcelain").splitlines()
+    # 5. only the recorded template version may change
+    assert [line for line in _commit_all_if_answers_changed if ".copier-answers.yml" not in line] == []
+
+
+def test_user_data_models_tracking_and_params_are_never_overwritten(template_copy: Path, project: Path):
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 321"))
+    _commit_all(project, "tuned")
+    owned = {
+        "data/raw/penguins.csv": "species\nmine\n",
+        "models/model.json": '{"mine": true}\n',
+        "mlflow.db": "not really sqlite",
+        "mlartifacts/1/x.txt": "artifact",
+    }
+    for name, content in owned.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(content)
+
+    def change(template: Path) -> None:
+        source = template / "params.yaml.jinja"
+        source.write_text(source.read_text().replace("n_estimators: 200", "n_estimators: 500"))
+        (template / "models").mkdir(exist_ok=True)
+        (template / "models" / "model.json").write_text("{}\n")
+
+    _release(template_copy, "v2.0.0", change)
+    _update(project, "v2.0.0")
+    assert "n_estimators: 321" in params.read_text()
+    for name, content in owned.items():
+        assert (project / name).read_text() == content, name
+
+
+def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(template_copy: Path, project: Path):
+    snapshot = project / "src" / PACKAGE / "data" / "snapshots" / "penguins.csv"
+    before = set(_git(project, "ls-files").splitlines())
+    assert snapshot.is_file()
+    _update(project, "v1.0.0", dataset="wine")
+    _commit_all(project, "switch to wine")
+    after = set(_git(project, "ls-files").splitlines())
+    removed = before - after
+    assert removed == {
+        f"src/{PACKAGE}/data/snapshots/penguins.csv",
+        f"src/{PACKAGE}/data/snapshots/penguins.md",
+    }
+    assert after - before == set()
+    assert "source: sklearn" in (project / "params.yaml").read_text() or "source: snapshot" in (
+        project / "params.yaml"
+    ).read_text()
+
+
+def test_docker_answer_toggles_its_files(template_copy: Path, project: Path):
+    docker_files = {"Dockerfile", ".dockerignore", "compose.yaml"}
+    tracked = set(_git(project, "ls-files").splitlines())
+    if not docker_files & tracked:
+        pytest.fail("the default render should include the Docker files (include_docker defaults to true)")
+    _update(project, "v1.0.0", include_docker=False)
+    _commit_all(project, "no docker")
+    assert not docker_files & set(_git(project, "ls-files").splitlines())
+    _update(project, "v1.0.0", include_docker=True)
+    _commit_all(project, "docker again")
+    assert docker_files <= set(_git(project, "ls-files").splitlines())
