@@ -129,6 +129,24 @@ def report() -> None:
 
 
 @app.command()
+def provenance(
+    template: Annotated[
+        str | None, typer.Option(help="Template location, if it moved since the project was generated.")
+    ] = None,
+) -> None:
+    """Write PROVENANCE.md: which files the template wrote and which the author wrote."""
+    from .provenance import ProvenanceError, run_provenance
+
+    _setup_logging()
+    try:
+        result = run_provenance(get_paths().root, template)
+    except (ProvenanceError, ConfigError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"wrote PROVENANCE.md: {result.summary()}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

@@ -1,0 +1,175 @@
+"""The option matrix: pairwise combinations of answers, each rendered and checked fast.
+
+Every choice of every question appears at least once, and every pair of choices of the
+questions below appears together in some render (greedy all-pairs, deterministic). Each render
+is checked for: files present or absent as the answers say, lint, Jinja leftovers, parseable
+YAML/TOML, and versions consistent across files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import REPO, render, run
+
+FACTORS: dict[str, list[Any]] = {
+    "dataset": ["penguins", "breast_cancer", "wine", "diabetes", "csv_url", "local_csv"],
+    "dvc_remote": ["local", "s3", "gcs", "azure", "none"],
+    "license": ["MIT", "Apache-2.0", "BSD-3-Clause", "proprietary"],
+    "python_version": ["3.11", "3.12", "3.13"],
+    "ci": ["github", "gitlab", "none"],
+    "engine": ["pandas", "spark"],
+    "task": ["classification", "regression"],
+    "tuning": [False, True],
+    "api_auth": [False, True],
+    "include_docker": [True, False],
+    "include_notebooks": [False, True],
+    "include_docs": [False, True],
+}
+BUILTIN_TASK = {"penguins": "classification", "breast_cancer": "classification", "wine": "classification", "diabetes": "regression"}
+
+
+Pair = tuple[tuple[str, Any], tuple[str, Any]]
+
+
+def _pairs(row: dict[str, Any]) -> set[Pair]:
+    items = sorted(row.items(), key=lambda kv: kv[0])
+    return set(itertools.combinations(items, 2))
+
+
+def _possible(row: dict[str, Any]) -> bool:
+    """Built-in datasets fix the task; only combinations that can really occur count."""
+    dataset, task = row.get("dataset"), row.get("task")
+    return not (dataset in BUILTIN_TASK and task is not None and BUILTIN_TASK[dataset] != task)
+
+
+def pairwise_rows() -> list[dict[str, Any]]:
+    """Greedy all-pairs: seed each row with an uncovered pair, fill the rest to cover the most."""
+    names = sorted(FACTORS)
+    wanted: set[Pair] = set()
+    for a, b in itertools.combinations(names, 2):
+        for va, vb in itertools.product(FACTORS[a], FACTORS[b]):
+            if _possible({a: va, b: vb}):
+                wanted.add(((a, va), (b, vb)))
+    rows: list[dict[str, Any]] = []
+    while wanted:
+        (a, va), (b, vb) = min(wanted, key=lambda p: (str(p[0]), str(p[1])))
+        row: dict[str, Any] = {a: va, b: vb}
+        if row.get("dataset") in BUILTIN_TASK:
+            row["task"] = BUILTIN_TASK[row["dataset"]]
+        for name in names:
+            if name in row:
+                continue
+            def gain(value: Any, name: str = name) -> tuple[int, int]:
+                trial = {**row, name: value}
+                if trial.get("dataset") in BUILTIN_TASK:
+                    trial["task"] = BUILTIN_TASK[trial["dataset"]]
+                if not _possible(trial):
+                    return (-1, 0)
+                return (len(_pairs(trial) & wanted), -FACTORS[name].index(value))
+            row[name] = max(FACTORS[name], key=gain)
+            if row.get("dataset") in BUILTIN_TASK:
+                row["task"] = BUILTIN_TASK[row["dataset"]]
+        wanted -= _pairs(row)
+        rows.append(row)
+    return rows
+
+
+ROWS = pairwise_rows()
+
+
+def _answers(row: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    answers = {k: v for k, v in row.items() if k != "task" or row["dataset"] not in BUILTIN_TASK}
+    if row["dataset"] == "csv_url":
+        answers |= {"csv_url": "https://example.com/data/houses.csv", "target_column": "price"}
+    if row["dataset"] == "local_csv":
+        csv = tmp / "my data.csv"
+        csv.write_text("x,y,label\n1,2,a\n")
+        answers |= {"local_csv_path": str(csv), "target_column": "label"}
+    if row["dvc_remote"] in ("s3", "gcs", "azure"):
+        answers["dvc_remote_url"] = {"s3": "s3://b/p", "gcs": "gs://b/p", "azure": "azure://c/p"}[row["dvc_remote"]]
+    return answers
+
+
+def test_matrix_covers_every_choice_and_every_pair():
+    for name, values in FACTORS.items():
+        assert {row[name] for row in ROWS} >= set(values), name
+    covered = set().union(*(_pairs(row) for row in ROWS))
+    for a, b in itertools.combinations(sorted(FACTORS), 2):
+        for va, vb in itertools.product(FACTORS[a], FACTORS[b]):
+            if _possible({a: va, b: vb}):
+                assert ((a, va), (b, vb)) in covered, (a, va, b, vb)
+    assert len(ROWS) < 45, f"{len(ROWS)} rows: the greedy pairwise selection got worse"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{i:02d}-{r['dataset']}-{r['engine']}-{r['ci']}" for i, r in enumerate(ROWS)])
+def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
+    project = render(tmp_path / "p", tasks=False, **_answers(row, tmp_path))
+    files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+
+    expected = {
+        "Dockerfile": row["include_docker"],
+        "compose.yaml": row["include_docker"],
+        ".dockerignore": row["include_docker"],
+        ".github/workflows/ci.yml": row["ci"] == "github",
+        ".gitlab-ci.yml": row["ci"] == "gitlab",
+        "notebooks/01-exploration.ipynb": row["include_notebooks"],
+        "mkdocs.yml": row["include_docs"],
+        f"src/{package}/data/snapshots/penguins.csv": row["dataset"] == "penguins",
+        f"src/{package}/data/spark.py": row["engine"] == "spark",
+    }
+    wrong = {name: want for name, want in expected.items() if (name in files) != want}
+    assert not wrong, f"present/absent mismatch (True = should exist): {wrong}"
+
+    leftovers = [f for f in files if f.endswith((".py", ".toml", ".yaml", ".yml", ".md", ".cfg")) and re.search(
+        r"\{\{|\{%|%\}", re.sub(r"\$\{\{.*?\}\}", "", (project / f).read_text()))]
+    assert not leftovers, leftovers
+    for name in files:
+        if name.endswith((".yaml", ".yml")):
+            yaml.safe_load((project / name).read_text())
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+
+    version = row["python_version"]
+    assert (project / ".python-version").read_text().strip() == version
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["data"]["task"] == row["task"]
+    assert params["train"]["primary_metric"] == ("f1_macro" if row["task"] == "classification" else "r2")
+    dvc_config = (project / ".dvc" / "config").read_text()
+    assert ("remote = storage" in dvc_config) == (row["dvc_remote"] != "none")
+    groups = " ".join(pyproject["dependency-groups"]["pipeline"])
+    extra = {"s3": "dvc[s3]", "gcs": "dvc[gs]", "azure": "dvc[azure]"}.get(row["dvc_remote"])
+    assert extra is None or extra in groups
+    license_text = (project / "LICENSE").read_text()
+    assert {"MIT": "MIT License", "Apache-2.0": "Apache License", "BSD-3-Clause": "BSD 3-Clause", "proprietary": "All rights reserved"}[row["license"]] in license_text
+
+    ruff = REPO / ".venv" / "bin" / "ruff"
+    ruff_cmd = str(ruff) if ruff.exists() else "ruff"
+    run([ruff_cmd, "check", "--no-cache", "."], project)
+    run([ruff_cmd, "format", "--check", "--no-cache", "."], project)
+
+
+def test_example_answers_cover_every_question_and_render(tmp_path: Path):
+    questions = {
+        name for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
+        if not name.startswith("_") and not (isinstance(spec, dict) and spec.get("when") is False)
+    }
+    text = (REPO / "example-answers.yml").read_text()
+    documented = set(re.findall(r"^#? ?([a-z_]+):", text, flags=re.MULTILINE))
+    assert questions <= documented, questions - documented
+    answers = yaml.safe_load(text)
+    csv = tmp_path / "houses.csv"
+    csv.write_text("rooms,price\n3,100\n")
+    answers["local_csv_path"] = str(csv)
+    project = render(tmp_path / "p", tasks=False, **answers)
+    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["target"] == "price"
