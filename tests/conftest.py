@@ -31,7 +31,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
     The template's own virtualenv must not leak in: the project has its own `.venv`.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
     env.update(
         {
             "UV_NO_PROGRESS": "1",

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .config import Paths, SplitParams
-from .data.io import atomic_path, read_json, write_json
+from .data.io import DataError, atomic_dir, read_json, write_json
 from .data.schema import DatasetSchema
 
 log = logging.getLogger(__name__)
@@ -86,19 +86,23 @@ def example_row(frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
 
 
 def run_featurize(split: SplitParams, paths: Paths) -> dict[str, Any]:
-    """The featurize stage: split the clean table and write the feature spec the model is built from."""
+    """The featurize stage: split the clean table and write the feature spec the model is built from.
+
+    `data/processed/` is replaced as a whole only when every file is written.
+    """
     schema = DatasetSchema.model_validate(read_json(paths.schema))
+    if not paths.clean.is_file():
+        raise DataError(f"{paths.clean} does not exist yet; run the clean stage first ('make pipeline').")
     clean = pd.read_parquet(paths.clean)
     train, test = split_table(clean, schema, split)
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    for frame, target in ((train, paths.train), (test, paths.test)):
-        with atomic_path(target) as tmp:
-            frame.to_parquet(tmp, index=False)
     spec = {
         **schema.model_dump(mode="json"),
         "example": example_row(train, schema),
         "split": {"train_rows": len(train), "test_rows": len(test), **split.model_dump()},
     }
-    write_json(paths.features, spec)
+    with atomic_dir(paths.processed) as staging:
+        train.to_parquet(staging / paths.train.name, index=False)
+        test.to_parquet(staging / paths.test.name, index=False)
+        write_json(staging / paths.features.name, spec)
     log.info("split %d rows: %d train, %d test (seed %d)", len(clean), len(train), len(test), split.seed)
     return spec["split"]
