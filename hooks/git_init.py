@@ -34,7 +34,7 @@ def main() -> int:
     if _git("rev-parse", "--is-inside-work-tree", check=False).returncode == 0:
         print("mlfolio: this folder is already inside a git repository; leaving it as it is.")
         return 0
-    _git("init", "--quiet")
+    _git("init", "--quiet", "--initial-branch=main")
     _git("add", "--all")
     identity: list[str] = []
     if not _has_identity():

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from .conftest import REPO, render, run
+from .test_render import JINJA_LEFTOVER
 
 FACTORS: dict[str, list[Any]] = {
     "dataset": ["penguins", "breast_cancer", "wine", "diabetes", "csv_url", "local_csv"],
@@ -129,8 +130,12 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
     wrong = {name: want for name, want in expected.items() if (name in files) != want}
     assert not wrong, f"present/absent mismatch (True = should exist): {wrong}"
 
-    leftovers = [f for f in files if f.endswith((".py", ".toml", ".yaml", ".yml", ".md", ".cfg")) and re.search(
-        r"\{\{|\{%|%\}", re.sub(r"\$\{\{.*?\}\}", "", (project / f).read_text()))]
+    leftovers = [
+        f
+        for f in files
+        if f.endswith((".py", ".toml", ".yaml", ".yml", ".md", ".cfg", ".ipynb", ".html"))
+        and JINJA_LEFTOVER.search(re.sub(r"\$\{\{.*?\}\}", "", (project / f).read_text()))
+    ]
     assert not leftovers, leftovers
     for name in files:
         if name.endswith((".yaml", ".yml")):

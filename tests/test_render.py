@@ -11,7 +11,7 @@ import yaml
 
 from .conftest import DEFAULT_PACKAGE, REPO, run
 
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}")
+JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b")
 TEXT_SUFFIXES = {".py", ".toml", ".yaml", ".yml", ".md", ".cfg", ".txt", ".html", ".json", ".ini"}
 
 

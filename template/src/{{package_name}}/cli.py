@@ -7,11 +7,12 @@ Expected failures (bad data, bad params) print one clear message and exit 1, wit
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -37,7 +37,7 @@ def _setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def stage(func: F) -> F:
+def stage(func: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command: logging, timing, and a clean exit for errors the user can fix."""
 
     @functools.wraps(func)
@@ -54,7 +54,7 @@ def stage(func: F) -> F:
         log.info("%s finished in %.1fs", func.__name__, time.perf_counter() - started)
         return result
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _context() -> tuple[Params, Paths]:
@@ -62,13 +62,29 @@ def _context() -> tuple[Params, Paths]:
     return load_params(paths.params), paths
 
 
+def _spark_stage(name: str) -> Any:
+    """The Spark engine's module for a data stage (params.yaml `engine: spark`), imported only then."""
+    try:
+        return importlib.import_module(f"{__package__}.spark.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.spark":
+            raise
+        raise ConfigError(
+            "params.yaml says engine: spark, but this project was generated without the Spark engine; "
+            "set engine: pandas, or add the engine with `copier update --data engine=spark`."
+        ) from exc
+
+
 @app.command()
 @stage
 def collect() -> None:
     """Bring the raw data into data/raw/ and record its source and sha256."""
+    params, paths = _context()
+    if params.engine == "spark":
+        _spark_stage("collect").run_collect(params, paths)
+        return
     from .data.collect import collect as run
 
-    params, paths = _context()
     run(params.data, paths)
 
 
@@ -76,9 +92,12 @@ def collect() -> None:
 @stage
 def clean() -> None:
     """Infer the schema, validate every row and quarantine the rows that fail."""
+    params, paths = _context()
+    if params.engine == "spark":
+        _spark_stage("clean").run_clean(params, paths)
+        return
     from .data.clean import run_clean
 
-    params, paths = _context()
     run_clean(params.data, params.clean, params.split, paths)
 
 
@@ -86,9 +105,12 @@ def clean() -> None:
 @stage
 def featurize() -> None:
     """Split the clean table (seeded) and write the feature spec."""
+    params, paths = _context()
+    if params.engine == "spark":
+        _spark_stage("featurize").run_featurize(params, paths)
+        return
     from .features import run_featurize
 
-    params, paths = _context()
     run_featurize(params.split, paths)
 
 
@@ -155,7 +177,15 @@ def serve(
     """Serve the trained model with FastAPI (demo page at /, API docs at /docs)."""
     import uvicorn
 
+    from .config import Settings
+    from .serving.security import check_auth_settings
+
     _setup_logging()
+    try:
+        check_auth_settings(Settings())
+    except ConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
     uvicorn.run(
         f"{__package__}.serving.app:create_app",
         factory=True,
@@ -163,6 +193,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=False,  # the app logs each request as one JSON line with its request id
     )
 
 

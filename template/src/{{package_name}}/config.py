@@ -20,6 +20,7 @@ PARAMS_FILE = "params.yaml"
 ColumnKind = Literal["numeric", "categorical", "boolean", "datetime", "id", "drop"]
 MissingPolicy = Literal["impute", "drop"]
 ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting"]
+Engine = Literal["pandas", "spark"]
 
 
 class ConfigError(RuntimeError):
@@ -40,8 +41,9 @@ class DataParams(_Frozen):
     path: str | None = None
     target: str
     task: Literal["classification", "regression"]
-    timeout_seconds: float = 30.0
-    retries: int = 3
+    encoding: str | None = None  # None: UTF-8 (a BOM is fine); set it for other encodings, e.g. cp1252
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=3, ge=0)
 
     @field_validator("sha256")
     @classmethod
@@ -60,6 +62,7 @@ class CleanParams(_Frozen):
     drop_columns: list[str] = Field(default_factory=list)
     missing_default: MissingPolicy = "impute"
     missing: dict[str, MissingPolicy] = Field(default_factory=dict)
+    datetime_formats: dict[str, str] = Field(default_factory=dict)  # e.g. {when: "%d/%m/%Y"}
     max_categories: int = Field(default=50, ge=2)
     id_unique_ratio: float = Field(default=0.95, gt=0, le=1)
     numeric_parse_ratio: float = Field(default=0.9, gt=0, le=1)
@@ -74,6 +77,14 @@ class SplitParams(_Frozen):
     seed: int = 42
 
 
+class TuningParams(_Frozen):
+    """The optional Optuna search over the chosen family's hyperparameters."""
+
+    enabled: bool = False
+    n_trials: int = Field(default=20, ge=1)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
 class TrainParams(_Frozen):
     """The model family, its hyperparameters and how it is judged."""
 
@@ -81,6 +92,8 @@ class TrainParams(_Frozen):
     seed: int = 42
     cv_folds: int = Field(default=5, ge=2)
     primary_metric: str = "f1_macro"
+    n_jobs: int = Field(default=-1, ge=-1)
+    tuning: TuningParams = TuningParams()
     linear: dict[str, float | int | str | None] = Field(default_factory=dict)
     random_forest: dict[str, float | int | str | None] = Field(default_factory=dict)
     hist_gradient_boosting: dict[str, float | int | str | None] = Field(default_factory=dict)
@@ -88,6 +101,13 @@ class TrainParams(_Frozen):
     def hyperparameters(self, family: ModelFamily | None = None) -> dict[str, float | int | str | None]:
         """Hyperparameters for `family` (the chosen model when omitted)."""
         return dict(getattr(self, family or self.model))
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be a number of cores (1, 2, ...) or -1 for all of them, not 0")
+        return value
 
 
 class ExportParams(_Frozen):
@@ -103,18 +123,34 @@ class EvaluateParams(_Frozen):
     """Evaluation settings."""
 
     permutation_repeats: int = Field(default=5, ge=1)
+    importance_max_rows: int = Field(default=2000, ge=10)
+
+
+class SparkParams(_Frozen):
+    """The Spark engine's settings (engine: spark); SPARK_REMOTE or SPARK_MASTER override `master`."""
+
+    master: str = "local[*]"
+    driver_memory: str = Field(default="2g", pattern=r"^[0-9]+[kKmMgGtT]?$")
+    shuffle_partitions: int = Field(default=8, ge=1)
+    ui: bool = False
+    schema_sample_rows: int = Field(default=100_000, ge=100)
+    local_split_rows: int = Field(default=100_000, ge=0)
+    train_max_rows: int = Field(default=1_000_000, ge=100)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class Params(_Frozen):
     """Everything in params.yaml."""
 
     project: str
+    engine: Engine = "pandas"
     data: DataParams
     clean: CleanParams = CleanParams()
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
     export: ExportParams = ExportParams()
     evaluate: EvaluateParams = EvaluateParams()
+    spark: SparkParams = SparkParams()
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -268,8 +304,10 @@ class Settings(BaseSettings):
     mlflow_experiment: str | None = None
     model_path: Path | None = None
     model_uri: str | None = None
-    api_key: str | None = None
-    api_key_header: str = "X-API-Key"
+    # None: the project's default, serving/defaults.toml (written from the template's api_auth answer).
+    require_api_key: bool | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    api_key_header: str = Field(default="X-API-Key", pattern=r"^[A-Za-z0-9-]+$")
     max_batch_size: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     predict_timeout_seconds: float = Field(default=5.0, gt=0)

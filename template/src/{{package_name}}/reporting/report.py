@@ -1,13 +1,18 @@
 """The report stage: REPORT.md, MODEL_CARD.md and the README's results block, from real outputs.
 
 Everything here reads files the pipeline wrote; nothing is recomputed, so the report cannot
-disagree with `reports/metrics.json`.
+disagree with `reports/metrics.json`. It imports neither pandas nor scikit-learn, so it runs in a
+fraction of a second.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import math
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,61 @@ RESULTS_START = "<!-- results:start (written by `make report`; edit outside thes
 RESULTS_END = "<!-- results:end -->"
 _BLOCK = re.compile(r"<!-- results:start[^>]*-->.*?<!-- results:end -->", re.DOTALL)
 
+FAMILY_NAMES = {
+    "linear": "linear model",
+    "random_forest": "random forest",
+    "hist_gradient_boosting": "histogram gradient boosting",
+}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Everything the pipeline wrote that the report quotes."""
+
+    metrics: dict[str, Any]
+    card: dict[str, Any]
+    quality: dict[str, Any]
+    raw: dict[str, Any]
+    importance: list[dict[str, str]]
+    confusion: list[dict[str, str]]
+    residuals: list[dict[str, str]]
+
+    @property
+    def primary(self) -> str:
+        return str(self.metrics["primary_metric"])
+
+    @property
+    def baseline(self) -> dict[str, Any]:
+        return self.metrics.get("baseline", {})
+
+    @property
+    def greater_is_better(self) -> dict[str, bool]:
+        return self.card["greater_is_better"]
+
+    @property
+    def family(self) -> str:
+        return FAMILY_NAMES.get(self.card["model_family"], self.card["model_family"])
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_outputs(paths: Paths) -> Outputs:
+    """Read the pipeline's outputs (a missing one raises with a hint to run the pipeline)."""
+    return Outputs(
+        metrics=read_json(paths.metrics),
+        card=read_json(paths.model_card_json),
+        quality=read_json(paths.data_quality),
+        raw=read_json(paths.raw_metadata),
+        importance=_rows(paths.plots / "importance.csv"),
+        confusion=_rows(paths.plots / "confusion.csv"),
+        residuals=_rows(paths.plots / "residuals.csv"),
+    )
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -27,124 +87,322 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def comparison_table(metrics: dict[str, Any]) -> str:
-    """Markdown table: each test metric for the model and the baseline."""
+def compare(model: float, baseline: float, greater_is_better: bool) -> str:
+    """'better', 'worse' or 'tie' for the model against the baseline."""
+    if math.isclose(model, baseline, rel_tol=0, abs_tol=1e-12):
+        return "tie"
+    return "better" if (model > baseline) == greater_is_better else "worse"
+
+
+def comparison_table(metrics: dict[str, Any], greater_is_better: dict[str, bool]) -> str:
+    """Markdown table: each test metric for the model and the baseline, and which one wins."""
     baseline = metrics.get("baseline", {})
-    names = [k for k, v in metrics.items() if isinstance(v, float) and not k.startswith("cv_")]
-    lines = [f"| metric | {metrics.get('model', 'model')} | baseline (linear) |", "|---|---:|---:|"]
-    for name in names:
+    model = FAMILY_NAMES.get(metrics.get("model", ""), metrics.get("model", "model"))
+    lines = [
+        f"| metric (test split) | {model} | linear baseline | model vs baseline |",
+        "|---|---:|---:|---|",
+    ]
+    for name in [k for k in greater_is_better if isinstance(metrics.get(k), float)]:
         marker = " **(primary)**" if name == metrics.get("primary_metric") else ""
-        lines.append(f"| {name}{marker} | {_fmt(metrics[name])} | {_fmt(baseline.get(name, '-'))} |")
+        other = baseline.get(name)
+        verdict = "-"
+        if isinstance(other, float):
+            direction = "higher" if greater_is_better[name] else "lower"
+            verdict = f"{compare(metrics[name], other, greater_is_better[name])} ({direction} is better)"
+        lines.append(f"| {name}{marker} | {_fmt(metrics[name])} | {_fmt(other or '-')} | {verdict} |")
     return "\n".join(lines)
 
 
 def cv_table(metrics: dict[str, Any]) -> str:
-    """Markdown table of cross-validation mean ± std."""
-    means = {k[3:-5]: v for k, v in metrics.items() if k.startswith("cv_") and k.endswith("_mean")}
-    lines = [f"| metric | mean ± std over {int(metrics.get('cv_folds', 0))} folds |", "|---|---:|"]
-    for name, mean in means.items():
-        lines.append(f"| {name} | {mean:.4f} ± {metrics.get(f'cv_{name}_std', 0.0):.4f} |")
+    """Markdown table of cross-validation mean ± std for the model and the baseline."""
+    baseline = metrics.get("baseline", {})
+    means = [k[3:-5] for k in metrics if k.startswith("cv_") and k.endswith("_mean")]
+    lines = [
+        f"| metric | model: mean ± std over {int(metrics.get('cv_folds', 0))} folds | baseline: mean ± std |",
+        "|---|---:|---:|",
+    ]
+    for name in means:
+        model = f"{metrics[f'cv_{name}_mean']:.4f} ± {metrics.get(f'cv_{name}_std', 0.0):.4f}"
+        base = "-"
+        if f"cv_{name}_mean" in baseline:
+            base = f"{baseline[f'cv_{name}_mean']:.4f} ± {baseline.get(f'cv_{name}_std', 0.0):.4f}"
+        lines.append(f"| {name} | {model} | {base} |")
     return "\n".join(lines)
 
 
-def _figures(paths: Paths, relative_to: Path) -> list[str]:
+def _figures(paths: Paths, relative_to: Path, only: tuple[str, ...] = ()) -> list[str]:
     if not paths.figures.is_dir():
         return []
     return [
         f"![{p.stem.replace('_', ' ')}]({p.relative_to(relative_to).as_posix()})"
         for p in sorted(paths.figures.glob("*.png"))
+        if not only or any(word in p.stem for word in only)
     ]
 
 
-def next_steps(metrics: dict[str, Any], quality: dict[str, Any], card: dict[str, Any]) -> list[str]:
+def headline(out: Outputs) -> str:
+    """One sentence: the model, its primary test score, and the baseline's."""
+    primary, metrics = out.primary, out.metrics
+    model, base = metrics.get(primary), out.baseline.get(primary)
+    sentence = f"The {out.family} scores {primary} = {_fmt(model)} on the held-out test split"
+    if isinstance(model, float) and isinstance(base, float):
+        verdict = {"better": "beating", "worse": "behind", "tie": "level with"}[
+            compare(model, base, out.greater_is_better[primary])
+        ]
+        sentence += f", {verdict} the linear baseline ({_fmt(base)})"
+    cv_mean, cv_std = metrics.get(f"cv_{primary}_mean"), metrics.get(f"cv_{primary}_std")
+    if isinstance(cv_mean, float):
+        sentence += f"; cross-validation on the training split gives {cv_mean:.4f} ± {cv_std or 0.0:.4f}"
+    return sentence + "."
+
+
+def data_section(out: Outputs) -> list[str]:
+    """Where the data came from, what the cleaning kept and rejected, and how it was split."""
+    quality, raw, card = out.quality, out.raw, out.card
+    data = card.get("data", {})
+    lines = [
+        f"- Source: {raw['source']} ({raw['location']}), sha256 `{raw['sha256'][:12]}...`, "
+        f"collected {raw['collected_at']}.",
+        f"- Rows in: {quality['rows_in']}; clean: {quality['rows_clean']}; "
+        f"quarantined: {quality['rows_quarantined']} (duplicates removed: {quality.get('duplicates_removed', 0)}).",
+        f"- Features: {quality['features']}; target: `{card['target']['name']}` ({card['task']}).",
+    ]
+    if data:
+        lines.append(f"- Split: {data['train_rows']} training rows, {data['test_rows']} test rows.")
+    reasons = quality.get("quarantine_reasons") or {}
+    if reasons:
+        lines += ["", "| quarantine reason | rows |", "|---|---:|"]
+        lines += [f"| {reason} | {count} |" for reason, count in reasons.items()]
+    missing = {k: v for k, v in (quality.get("missing_values") or {}).items() if v}
+    if missing:
+        lines += ["", "| column | missing values (imputed or quarantined) |", "|---|---:|"]
+        lines += [f"| `{name}` | {count} |" for name, count in missing.items()]
+    dropped = quality.get("columns_dropped") or {}
+    if dropped:
+        lines += ["", "| dropped column | why |", "|---|---|"]
+        reasons_by_column = dropped if isinstance(dropped, dict) else dict.fromkeys(dropped, "")
+        lines += [f"| `{name}` | {why} |" for name, why in reasons_by_column.items()]
+    if data.get("train_classes"):
+        lines += ["", "| class | training rows | test rows |", "|---|---:|---:|"]
+        lines += [
+            f"| {name} | {count} | {data.get('test_classes', {}).get(name, 0)} |"
+            for name, count in data["train_classes"].items()
+        ]
+    elif data.get("train_target"):
+        stats = data["train_target"]
+        lines.append(
+            f"- Target on the training split: mean {stats['mean']:.4g}, std {stats['std']:.4g}, "
+            f"range {stats['min']:.4g} to {stats['max']:.4g}."
+        )
+    return lines
+
+
+def model_section(out: Outputs) -> list[str]:
+    """Hyperparameters, the search, the served artifact and the MLflow lineage."""
+    card = out.card
+    hyperparameters = ", ".join(f"`{k}={v}`" for k, v in (card.get("hyperparameters") or {}).items())
+    lines = [
+        f"- Family: {out.family} (`train.model: {card['model_family']}`); {hyperparameters or 'defaults'}."
+    ]
+    tuning = card.get("tuning")
+    if tuning:
+        lines.append(
+            f"- Optuna search: {tuning['n_trials']} trials; best trial #{tuning['best_trial']} with "
+            f"{tuning['metric']} = {tuning['best_score']:.4f}."
+        )
+    artifacts = card.get("artifacts", {})
+    served = artifacts.get("onnx") or artifacts.get("skops")
+    lines.append(f"- Served artifact: `models/{served}` (ONNX parity: {artifacts.get('parity')}).")
+    tracked = card.get("mlflow") or {}
+    if tracked.get("run_id"):
+        lines.append(
+            f"- MLflow run `{tracked['run_id']}`, registered as `{tracked.get('registered_model_uri')}`; "
+            f"{tracked.get('champion')}."
+        )
+    else:
+        lines.append("- Not tracked in MLflow (trained with `--no-tracking`).")
+    return lines
+
+
+def _float(row: dict[str, str], key: str) -> float:
+    return float(row[key])
+
+
+def next_steps(out: Outputs) -> list[str]:
     """Questions for the author, chosen from what the numbers show."""
-    questions = []
-    primary = metrics.get("primary_metric", "")
-    model, base = metrics.get(primary), metrics.get("baseline", {}).get(primary)
-    if isinstance(model, float) and isinstance(base, float) and abs(model - base) < 0.01:
+    metrics, primary, card = out.metrics, out.primary, out.card
+    questions: list[str] = []
+    model, base = metrics.get(primary), out.baseline.get(primary)
+    model_cv, base_cv = metrics.get(f"cv_{primary}_mean"), out.baseline.get(f"cv_{primary}_mean")
+    std = metrics.get(f"cv_{primary}_std") or 0.0
+    if isinstance(model, float) and isinstance(base, float):
+        verdict = compare(model, base, out.greater_is_better[primary])
+        if verdict == "worse":
+            questions.append(
+                f"The linear baseline beats the {out.family} on {primary} ({base:.4f} vs {model:.4f}): "
+                "is the signal mostly linear, and is the extra complexity paying for itself?"
+            )
+        elif verdict == "tie":
+            questions.append(
+                f"The {out.family} and the linear baseline tie on the test {primary} ({model:.4f}): "
+                "what does the more complex model add, and would a harder test set separate them?"
+            )
+        elif abs(model - base) <= std:
+            questions.append(
+                f"The model and the baseline differ by less than one CV standard deviation on {primary} "
+                f"({abs(model - base):.4f} vs {std:.4f}): is the difference real?"
+            )
+        if isinstance(model_cv, float) and isinstance(base_cv, float):
+            cv_verdict = compare(model_cv, base_cv, out.greater_is_better[primary])
+            if verdict == "tie" and cv_verdict == "worse":
+                questions.append(
+                    f"Cross-validation puts the baseline ahead ({base_cv:.4f} vs {model_cv:.4f} "
+                    f"{primary}): would the linear model be the simpler, better choice?"
+                )
+            elif {verdict, cv_verdict} == {"better", "worse"}:
+                questions.append(
+                    f"The test split and cross-validation disagree on which model is better "
+                    f"(CV {primary}: {model_cv:.4f} vs baseline {base_cv:.4f}): with "
+                    f"{metrics.get('test_rows')} test rows, is the test estimate too noisy to decide?"
+                )
+    if std > 0.05:
         questions.append(
-            f"The model barely differs from the linear baseline on {primary}: is the extra complexity worth it?"
+            f"The cross-validation spread of {primary} is wide (± {std:.4f}): would more data, or a "
+            "simpler model, make the results steadier?"
         )
-    stds = [v for k, v in metrics.items() if k.startswith("cv_") and k.endswith("_std")]
-    if stds and max(stds) > 0.05:
+    if primary in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2") and model == 1.0:
         questions.append(
-            "The cross-validation spread is wide: would more data or a simpler model make results steadier?"
+            f"The test {primary} is perfect: is the task easy, or does a feature leak the target?"
         )
+    classes = (card.get("data") or {}).get("train_classes") or {}
+    if classes and max(classes.values()) > 3 * max(1, min(classes.values())):
+        questions.append(
+            f"Classes are imbalanced ({', '.join(f'{k}: {v}' for k, v in classes.items())}): is "
+            "balanced_accuracy the better primary metric, or would class weights help?"
+        )
+    if out.importance:
+        ranked = sorted(out.importance, key=lambda row: _float(row, "importance"), reverse=True)
+        top = ranked[0]
+        questions.append(
+            f"`{top['feature']}` carries the most signal (permutation importance "
+            f"{_float(top, 'importance'):.4f}): does that match domain knowledge, and would the "
+            "model survive without it?"
+        )
+        useless = [row["feature"] for row in ranked if _float(row, "importance") <= 0]
+        if useless:
+            them = "it" if len(useless) == 1 else "they"
+            questions.append(
+                f"Shuffling {', '.join(f'`{f}`' for f in useless)} does not hurt the test score: could "
+                f"{them} go, to simplify the model and its API?"
+            )
+    errors = Counter(
+        (row["actual"], row["predicted"]) for row in out.confusion if row["actual"] != row["predicted"]
+    )
+    if errors:
+        (actual, predicted), count = errors.most_common(1)[0]
+        questions.append(
+            f"The most common error predicts {predicted} for {actual} ({count} test rows): what "
+            "separates them, and which feature could capture it?"
+        )
+    if len(out.residuals) > 10:
+        predicted = [_float(r, "predicted") for r in out.residuals]
+        spread = [abs(_float(r, "residual")) for r in out.residuals]
+        if _correlation(predicted, spread) > 0.3:
+            questions.append("The errors grow with the predicted value: would a log-transformed target help?")
+    quality = out.quality
     if quality.get("rows_quarantined"):
         questions.append(
-            f"{quality['rows_quarantined']} rows were quarantined: are the reasons real data errors, or rules to relax?"
+            f"{quality['rows_quarantined']} rows were quarantined: are the reasons real data errors, "
+            "or rules to relax in params.yaml (clean)?"
         )
-    if quality.get("columns_dropped"):
+    if not card.get("artifacts", {}).get("onnx"):
         questions.append(
-            f"Columns were dropped ({', '.join(quality['columns_dropped'])}): should any be kept with a pinned type?"
+            "Serving falls back to the skops pipeline (no ONNX export): is the faster ONNX path worth "
+            "another model family?"
         )
-    questions.append(
-        "Which feature matters most in the permutation importance plot, and does that match domain knowledge?"
-    )
-    questions.append(
-        "Where does the model fail (confusion matrix or residuals), and what would a user lose from those errors?"
-    )
-    questions.append(
-        f"Would another model family (train.model in params.yaml, now '{card.get('model_family')}') do better?"
-    )
+    if card.get("tuning"):
+        tuning = card["tuning"]
+        if tuning["best_trial"] >= 0.8 * tuning["n_trials"]:
+            questions.append(
+                f"The search found its best trial late (#{tuning['best_trial']} of {tuning['n_trials']}): "
+                "would more trials (train.tuning.n_trials) find better still?"
+            )
+    else:
+        questions.append(
+            "Would an Optuna search (train.tuning.enabled: true) beat these default hyperparameters?"
+        )
+    questions.append("Who would act on these predictions, and what does a wrong one cost them?")
     return questions
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float:
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    var_x = sum((x - mean_x) ** 2 for x in xs)
+    var_y = sum((y - mean_y) ** 2 for y in ys)
+    return cov / math.sqrt(var_x * var_y) if var_x and var_y else 0.0
 
 
 def build_report(params: Params, paths: Paths) -> str:
     """REPORT.md text."""
-    metrics = read_json(paths.metrics)
-    quality = read_json(paths.data_quality)
-    card = read_json(paths.model_card_json)
-    raw = read_json(paths.raw_metadata)
-    reasons = quality.get("quarantine_reasons", {})
-    parts = [
-        f"# {params.project}: results",
-        "",
-        "## Data",
-        "",
-        f"- Source: {raw['source']} ({raw['location']}), sha256 `{raw['sha256'][:12]}...`, collected {raw['collected_at']}.",
-        f"- Rows in: {quality['rows_in']}; clean: {quality['rows_clean']}; quarantined: {quality['rows_quarantined']}"
-        f" (duplicates: {quality['duplicates_removed']}).",
-        f"- Features: {quality['features']}; target: `{card['target']['name']}` ({card['task']}).",
-    ]
-    if reasons:
-        parts += ["", "| quarantine reason | rows |", "|---|---:|"]
-        parts += [f"| {reason} | {count} |" for reason, count in reasons.items()]
-    parts += [
-        "",
-        "## Model against the baseline (test split)",
-        "",
-        comparison_table(metrics),
-        "",
-        "## Cross-validation (training split)",
-        "",
-        cv_table(metrics),
-        "",
-        f"Serving artifact: {card['artifacts'].get('onnx') or card['artifacts'].get('skops')}"
-        f" (parity: {card['artifacts'].get('parity')}).",
-        "",
-        "## Figures",
-        "",
-        *_figures(paths, paths.reports),
-        "",
-        "## What to try next",
-        "",
-        *[f"- {q}" for q in next_steps(metrics, quality, card)],
-        "",
-    ]
-    return "\n".join(parts)
+    out = load_outputs(paths)
+    return "\n".join(
+        [
+            f"# {params.project}: results",
+            "",
+            f"_Written by the report stage from the outputs of the model trained {out.card['created_at']};"
+            " `make report` rewrites it._",
+            "",
+            headline(out),
+            "",
+            "## Data",
+            "",
+            *data_section(out),
+            "",
+            "## Model against the baseline",
+            "",
+            comparison_table(out.metrics, out.greater_is_better),
+            "",
+            "## Cross-validation (training split)",
+            "",
+            cv_table(out.metrics),
+            "",
+            "## Model",
+            "",
+            *model_section(out),
+            "",
+            "## Figures",
+            "",
+            *_figures(paths, paths.reports),
+            "",
+            "## What to try next",
+            "",
+            *[f"- {question}" for question in next_steps(out)],
+            "",
+        ]
+    )
 
 
 def build_model_card(params: Params, paths: Paths) -> str:
     """MODEL_CARD.md text."""
-    card = read_json(paths.model_card_json)
-    metrics = read_json(paths.metrics)
-    quality = read_json(paths.data_quality)
+    out = load_outputs(paths)
+    card, metrics, quality = out.card, out.metrics, out.quality
     features = ", ".join(f"`{f['name']}` ({f['kind']})" for f in card["features"])
     classes = card["target"].get("classes")
+    tracked = card.get("mlflow") or {}
+    data = card.get("data", {})
     return "\n".join(
         [
             f"# Model card: {params.project}",
+            "",
+            "## Model details",
+            "",
+            f"- {out.family.capitalize()} (`{card['model_family']}`), a scikit-learn pipeline: "
+            "imputation, scaling and one-hot encoding, then the model.",
+            f"- Trained {card['created_at']}; registry version: {card.get('version') or 'not registered'}"
+            f"{' (' + tracked['champion'] + ')' if tracked.get('champion') else ''}.",
+            f"- MLflow run: {tracked.get('run_id') or 'not tracked'}.",
+            f"- Served from `models/{card['artifacts'].get('onnx') or card['artifacts'].get('skops')}`.",
             "",
             "## Intended use",
             "",
@@ -153,25 +411,38 @@ def build_model_card(params: Params, paths: Paths) -> str:
             + ") from the features below, for the population the training data describes. It is a "
             "portfolio / teaching model: validate it on your own data before any real decision.",
             "",
-            "## Model",
-            "",
-            f"- Family: {card['model_family']}; trained {card['created_at']}; registry version: {card.get('version') or 'not registered'}.",
-            f"- Training data sha256: `{card['training_data_sha256']}`.",
-            f"- MLflow run: {card['mlflow'].get('run_id') or 'not tracked'}.",
+            "Out of scope: inputs from another population or time period than the training data, and "
+            "decisions about people without a human review.",
             "",
             "## Data",
             "",
-            f"{quality['rows_clean']} clean rows ({quality['rows_quarantined']} quarantined). Features: {features}.",
+            f"{quality['rows_clean']} clean rows ({quality['rows_quarantined']} quarantined) from "
+            f"{out.raw['source']} (sha256 `{out.raw['sha256'][:12]}...`); "
+            f"{data.get('train_rows', '?')} for training, {data.get('test_rows', '?')} held out for the test.",
+            f"Training data sha256: `{card['training_data_sha256']}`"
+            + (f"; DVC hash: `{card['dvc_data_md5']}`." if card.get("dvc_data_md5") else "."),
             "",
-            "## Metrics (test split)",
+            f"Features: {features}.",
             "",
-            comparison_table(metrics),
+            "## Metrics",
+            "",
+            comparison_table(metrics, out.greater_is_better),
+            "",
+            cv_table(metrics),
             "",
             "## Limitations",
             "",
-            f"- The test split has {metrics.get('test_rows')} rows; small test sets give noisy estimates (see the CV spread in REPORT.md).",
-            "- Inputs outside the training ranges and unseen categories are refused by the API rather than guessed.",
-            "- The model learns correlations in this dataset only; it has not been checked for fairness across subgroups.",
+            f"- The test split has {metrics.get('test_rows')} rows; small test sets give noisy "
+            "estimates (compare the cross-validation spread).",
+            "- Inputs outside the training ranges and unseen categories are refused by the API rather "
+            "than guessed.",
+            "- The model learns correlations in this dataset only; it has not been checked for "
+            "fairness across subgroups.",
+            "",
+            "## Ethical considerations",
+            "",
+            "Check who appears in the data and who does not before using the predictions, and keep a "
+            "person responsible for any decision they inform.",
             "",
         ]
     )
@@ -179,13 +450,21 @@ def build_model_card(params: Params, paths: Paths) -> str:
 
 def results_block(paths: Paths) -> str:
     """The README's results section (between markers)."""
-    metrics = read_json(paths.metrics)
-    figures = [
-        f
-        for f in _figures(paths, paths.root)
-        if "confusion" in f or "predicted_vs_actual" in f or "importance" in f
-    ]
-    return "\n".join([RESULTS_START, "", comparison_table(metrics), "", *figures, "", RESULTS_END])
+    out = load_outputs(paths)
+    figures = _figures(paths, paths.root, only=("confusion", "predicted_vs_actual", "importance"))
+    return "\n".join(
+        [
+            RESULTS_START,
+            "",
+            headline(out),
+            "",
+            comparison_table(out.metrics, out.greater_is_better),
+            "",
+            *figures,
+            "",
+            RESULTS_END,
+        ]
+    )
 
 
 def refresh_readme(readme: Path, block: str) -> bool:

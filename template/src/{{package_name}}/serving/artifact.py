@@ -4,7 +4,9 @@ Backends, in order of preference:
 - `onnx`: `models/model.onnx` in ONNX Runtime. No pandas and no scikit-learn at serve time.
 - `skops`: `models/pipeline.skops`, when the model did not convert to ONNX (needs the `sklearn`
   extra: scikit-learn, skops, pandas).
-- `mlflow`: `MODEL_URI=models:/<name>@champion`, loaded from the MLflow registry (needs mlflow).
+- `mlflow`: `MODEL_URI=models:/<name>@champion`, loaded from the MLflow registry (needs the
+  `registry` extra). The request schema still comes from `model.json` in MODEL_PATH, so keep
+  that file from the same training run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 SINGLE_THREAD = 1  # one thread per worker: oversubscription costs far more than it gains
+# Up to this many rows, an ONNX prediction takes less time than handing it to a worker thread.
+ONNX_INLINE_ROWS = 64
 
 
 class ModelNotFoundError(RuntimeError):
@@ -26,6 +30,7 @@ class ModelNotFoundError(RuntimeError):
 
 class Predictor(Protocol):
     backend: str
+    inline_rows: int  # batches up to this size run on the event loop; larger ones in a thread
 
     def predict(self, rows: list[dict[str, Any]]) -> tuple[list[Any], np.ndarray | None]: ...
 
@@ -44,6 +49,7 @@ class OnnxPredictor:
     numeric: list[str]
     categorical: list[str]
     backend: str = "onnx"
+    inline_rows: int = ONNX_INLINE_ROWS
 
     @classmethod
     def load(cls, path: Path, card: dict[str, Any]) -> OnnxPredictor:
@@ -77,6 +83,7 @@ class FramePredictor:
     numeric: list[str]
     categorical: list[str]
     backend: str
+    inline_rows: int = 0  # milliseconds per call: always in a worker thread, under the timeout
 
     def _frame(self, rows: list[dict[str, Any]]) -> Any:
         import pandas as pd
@@ -106,14 +113,14 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_predictor(model_dir: Path, card: dict[str, Any], model_uri: str | None = None) -> Predictor:
+def load_predictor(
+    model_dir: Path, card: dict[str, Any], model_uri: str | None = None, tracking_uri: str | None = None
+) -> Predictor:
     """The fastest backend available for the model in `model_dir` (or the registry's `model_uri`)."""
     numeric = [f["name"] for f in card["features"] if f["kind"] in ("numeric", "boolean")]
     categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
     if model_uri:
-        import mlflow.sklearn
-
-        return FramePredictor(mlflow.sklearn.load_model(model_uri), numeric, categorical, "mlflow")
+        return FramePredictor(_load_from_registry(model_uri, tracking_uri), numeric, categorical, "mlflow")
     onnx_path = model_dir / "model.onnx"
     if onnx_path.is_file():
         return OnnxPredictor.load(onnx_path, card)
@@ -121,10 +128,27 @@ def load_predictor(model_dir: Path, card: dict[str, Any], model_uri: str | None 
     if skops_path.is_file():
         try:
             from ..model_io import load_skops
+
+            return FramePredictor(load_skops(skops_path), numeric, categorical, "skops")
         except ImportError as exc:
             raise ModelNotFoundError(
                 "this model has no ONNX export, and serving its skops pipeline needs scikit-learn: "
                 "install the 'sklearn' extra (uv sync --extra sklearn)."
             ) from exc
-        return FramePredictor(load_skops(skops_path), numeric, categorical, "skops")
     raise ModelNotFoundError(f"neither model.onnx nor pipeline.skops is in {model_dir}; run 'make pipeline'.")
+
+
+def _load_from_registry(model_uri: str, tracking_uri: str | None) -> Any:
+    """The scikit-learn pipeline behind an MLflow URI such as `models:/<name>@champion`."""
+    try:
+        import mlflow
+        import mlflow.sklearn
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"MODEL_URI={model_uri} loads the model through MLflow, which is not installed here: "
+            "install the 'registry' extra (uv sync --extra registry), or unset MODEL_URI to serve "
+            "the exported model in MODEL_PATH."
+        ) from exc
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.sklearn.load_model(model_uri)

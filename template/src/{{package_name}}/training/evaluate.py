@@ -18,7 +18,7 @@ from ..data.schema import DatasetSchema
 from ..features import model_frame
 from ..model_io import load_skops
 from .metrics import SCORERS
-from .train import score
+from .train import parallelism, score
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def classification_plots(
     import matplotlib.pyplot as plt
 
     x, y = model_frame(test, schema), test[schema.target.name].astype(str).to_numpy()
-    predicted = pipeline.predict(x).astype(str)
     proba = pipeline.predict_proba(x)
     classes = [str(c) for c in pipeline.classes_]
+    predicted = np.asarray(classes)[proba.argmax(axis=1)]
     onehot = np.column_stack([y == c for c in classes]).astype(int)
     _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / "confusion.csv")
     fpr, tpr, _ = skm.roc_curve(onehot.ravel(), proba.ravel())
@@ -113,11 +113,16 @@ def regression_plots(
 def importance_plot(
     pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: Params, paths: Paths
 ) -> Path:
-    """Permutation importance of each input column on the test split, for the primary metric."""
+    """Permutation importance of each input column on the test split, for the primary metric.
+
+    Large test splits are subsampled (seeded) to `evaluate.importance_max_rows` rows: the
+    estimate needs hundreds of rows, not millions, and each repeat predicts them all again.
+    """
     import matplotlib.pyplot as plt
 
     metric = params.train.primary_metric
-    scoring = SCORERS.get(metric, "accuracy" if schema.target.task == "classification" else "r2")
+    scoring = SCORERS[metric]
+    rows = len(test)
     result = permutation_importance(
         pipeline,
         model_frame(test, schema),
@@ -125,6 +130,7 @@ def importance_plot(
         scoring=scoring,
         n_repeats=params.evaluate.permutation_repeats,
         random_state=params.train.seed,
+        max_samples=min(1.0, params.evaluate.importance_max_rows / rows),
     )
     names = schema.numeric + schema.categorical
     table = pd.DataFrame(
@@ -135,30 +141,21 @@ def importance_plot(
     fig, ax = plt.subplots(figsize=(6, max(2.5, 0.35 * len(names) + 1)))
     ordered = table.iloc[::-1]
     ax.barh(ordered["feature"], ordered["importance"], xerr=ordered["std"], color="#4c72b0")
-    ax.set(xlabel=f"drop in {scoring} when shuffled", title="Permutation importance (test split)")
+    ax.set(
+        xlabel=f"drop in {metric} when the column is shuffled",
+        title=f"Permutation importance ({min(rows, params.evaluate.importance_max_rows)} test rows)",
+    )
     path = paths.figures / "permutation_importance.png"
     _save(fig, path)
     return path
 
 
-def _log_figures(
-    run_id: str | None, figures: list[Path], metrics: dict[str, float], paths: Paths, params: Params
-) -> None:
-    if not run_id:
-        return
-    import mlflow
-
-    from . import registry
-
-    registry.configure(paths, params.project)
-    with mlflow.start_run(run_id=run_id):
-        for figure in figures:
-            mlflow.log_artifact(str(figure), artifact_path="figures")
-        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-
-
 def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, Any]:
-    """The evaluate stage: writes reports/metrics.json, reports/plots/*.csv and reports/figures/*.png."""
+    """The evaluate stage: writes reports/metrics.json, reports/plots/*.csv and reports/figures/*.png.
+
+    It scores the exported pipeline (models/pipeline.skops, the same predictions as ONNX by the
+    parity check) and adds the figures to the training run in MLflow.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,13 +165,16 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
     test = pd.read_parquet(paths.test)
     paths.figures.mkdir(parents=True, exist_ok=True)
     paths.plots.mkdir(parents=True, exist_ok=True)
+    for stale in (*paths.figures.glob("*.png"), *paths.plots.glob("*.csv")):
+        stale.unlink()  # a figure of the other task must not linger (outside `dvc repro`)
 
-    model_metrics = score(pipeline, test, schema)
-    if schema.target.task == "classification":
-        figures = classification_plots(pipeline, test, schema, paths)
-    else:
-        figures = regression_plots(pipeline, test, schema, paths)
-    figures.append(importance_plot(pipeline, test, schema, params, paths))
+    with parallelism(params.train.n_jobs, len(test)):
+        model_metrics = score(pipeline, test, schema)
+        if schema.target.task == "classification":
+            figures = classification_plots(pipeline, test, schema, paths)
+        else:
+            figures = regression_plots(pipeline, test, schema, paths)
+        figures.append(importance_plot(pipeline, test, schema, params, paths))
 
     cv = {k: v for k, v in card["metrics"].items() if k.startswith("cv_")}
     metrics = {
@@ -186,7 +186,13 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
         "baseline": {k: v for k, v in card["baseline_metrics"].items() if k != "fit_seconds"},
     }
     write_json(paths.metrics, metrics)
-    if track:
-        _log_figures(card["mlflow"]["run_id"], figures, model_metrics, paths, params)
+    artifact_uri = card["mlflow"].get("artifact_uri")
+    if track and artifact_uri:
+        from .registry import log_artifacts
+
+        log_artifacts(artifact_uri, figures, "figures", paths)
+        log_artifacts(artifact_uri, sorted(paths.plots.glob("*.csv")), "plots", paths)
+    elif track:
+        log.info("models/model.json names no MLflow run (trained with --no-tracking): figures not logged")
     log.info("test metrics: %s", {k: round(v, 4) for k, v in model_metrics.items()})
     return metrics

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..config import ExportParams
+from ..data.io import atomic_path
 from ..data.schema import DatasetSchema
 from ..features import model_frame
 from ..model_io import TRUSTED_TYPES
@@ -39,15 +40,15 @@ def save_skops(pipeline: Pipeline, path: Path) -> None:
     """Save with skops and refuse to ship a file that needs types outside TRUSTED_TYPES."""
     import skops.io as sio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(pipeline, path)
-    untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+    data = sio.dumps(pipeline)
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
     if untrusted:
-        path.unlink()
         raise RuntimeError(
-            f"the pipeline contains types skops does not trust: {sorted(untrusted)}; review them "
-            "and add them to TRUSTED_TYPES in training/export.py if they are safe."
+            f"the pipeline contains types skops does not trust: {untrusted}; check that they are "
+            "plain data (not code) and add them to TRUSTED_TYPES in model_io.py."
         )
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def onnx_inputs(frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, np.ndarray]:
@@ -82,14 +83,17 @@ def check_parity(
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     outputs = session.run(None, onnx_inputs(test, schema))
-    expected = pipeline.predict(model_frame(test, schema))
+    x = model_frame(test, schema)
     if schema.target.task == "classification":
+        proba = pipeline.predict_proba(x)
+        expected = np.asarray(pipeline.classes_)[proba.argmax(axis=1)].astype(str)
         labels = np.asarray(outputs[0]).ravel().astype(str)
-        agreement = float(np.mean(labels == np.asarray(expected).astype(str)))
-        proba_diff = float(np.max(np.abs(outputs[1] - pipeline.predict_proba(model_frame(test, schema)))))
+        agreement = float(np.mean(labels == expected))
+        proba_diff = float(np.max(np.abs(outputs[1] - proba)))
         passed = agreement >= params.label_agreement and proba_diff <= params.proba_atol
         detail = f"labels agree on {100 * agreement:.1f}% of test rows, max probability difference {proba_diff:.2g}"
         return Parity(passed, agreement, proba_diff, detail)
+    expected = pipeline.predict(x)
     predicted = np.asarray(outputs[0]).ravel()
     scale = max(float(np.std(expected)), 1e-9)
     diff = float(np.max(np.abs(predicted - expected)))
@@ -100,27 +104,39 @@ def check_parity(
 def export(
     pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: ExportParams, models_dir: Path
 ) -> dict[str, Any]:
-    """Write pipeline.skops and, when it converts and passes parity, model.onnx. Returns a summary."""
+    """Write pipeline.skops and, when it converts and passes parity, model.onnx. Returns a summary.
+
+    A model.onnx left by an earlier model is removed first: serving prefers ONNX, so a stale
+    file would serve the wrong model.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    (models_dir / "model.onnx").unlink(missing_ok=True)
     save_skops(pipeline, models_dir / "pipeline.skops")
-    summary: dict[str, Any] = {"skops": "pipeline.skops", "onnx": None, "parity": None}
+    summary: dict[str, Any] = {"skops": "pipeline.skops", "onnx": None, "parity": None, "backend": "skops"}
     if not params.onnx:
         summary["parity"] = "ONNX export switched off in params.yaml (export.onnx)"
         return summary
     try:
         onnx_bytes = convert_to_onnx(pipeline, schema)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
-        log.warning(
-            "ONNX conversion failed (%s: %s); serving will use the skops pipeline",
-            type(exc).__name__,
-            str(exc)[:200],
-        )
-        summary["parity"] = f"conversion failed: {type(exc).__name__}"
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        reason = f"{type(exc).__name__}: {first_line[:120]}"
+        log.warning("ONNX conversion failed (%s); serving will use the skops pipeline", reason)
+        summary["parity"] = f"conversion failed ({reason}); serving uses pipeline.skops"
         return summary
     parity = check_parity(onnx_bytes, pipeline, test, schema, params)
     summary["parity"] = parity.detail
+    summary["parity_check"] = {
+        "passed": parity.passed,
+        "label_agreement": parity.label_agreement,
+        "max_abs_diff": parity.max_abs_diff,
+        "test_rows": len(test),
+    }
     if parity.passed:
-        (models_dir / "model.onnx").write_bytes(onnx_bytes)
+        with atomic_path(models_dir / "model.onnx") as tmp:
+            tmp.write_bytes(onnx_bytes)
         summary["onnx"] = "model.onnx"
+        summary["backend"] = "onnx"
         log.info("ONNX export passed the parity check: %s", parity.detail)
     else:
         log.warning("ONNX parity check failed (%s); serving will use the skops pipeline", parity.detail)

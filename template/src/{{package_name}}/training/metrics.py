@@ -1,4 +1,4 @@
-"""Metrics for both tasks, with the direction that counts as better."""
+"""Metrics for both tasks, the direction that counts as better, and their scikit-learn scorers."""
 
 from __future__ import annotations
 
@@ -17,14 +17,26 @@ GREATER_IS_BETTER = {
     "mae": False,
     "r2": True,
 }
-# scikit-learn scorer names, for cross-validation.
+TASK_METRICS = {
+    "classification": ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"],
+    "regression": ["rmse", "mae", "r2"],
+}
+# scikit-learn scorer names, for cross-validation, the search and permutation importance. The
+# "neg_" scorers return the metric negated so that greater is always better for scikit-learn.
 SCORERS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "balanced_accuracy",
     "f1_macro": "f1_macro",
+    "roc_auc": "roc_auc_ovr",
+    "log_loss": "neg_log_loss",
     "rmse": "neg_root_mean_squared_error",
     "mae": "neg_mean_absolute_error",
     "r2": "r2",
+}
+# What cross-validation always reports; the primary metric is added when it is not among them.
+CV_METRICS = {
+    "classification": ["accuracy", "balanced_accuracy", "f1_macro"],
+    "regression": ["rmse", "mae", "r2"],
 }
 
 
@@ -57,12 +69,24 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 def check_metric(name: str, task: str) -> None:
     """Raise ConfigError naming the valid choices when `name` is no metric for `task`."""
-    valid = (
-        ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"]
-        if task == "classification"
-        else ["rmse", "mae", "r2"]
-    )
+    valid = TASK_METRICS[task]
     if name not in valid:
         raise ConfigError(
             f"train.primary_metric '{name}' is not a {task} metric; use one of {', '.join(valid)}."
         )
+
+
+def cv_metric_names(task: str, primary: str) -> list[str]:
+    """The metrics cross-validation reports for `task`: the usual ones plus the primary metric."""
+    names = list(CV_METRICS[task])
+    return names if primary in names else [*names, primary]
+
+
+def from_scorer(metric: str, value: float) -> float:
+    """Undo the sign of scikit-learn's "neg_" scorers so values read like the metric itself."""
+    return -value if SCORERS[metric].startswith("neg_") else value
+
+
+def is_better(new: float, old: float, metric: str) -> bool:
+    """Strictly better on `metric` (a tie is not better)."""
+    return new > old if GREATER_IS_BETTER[metric] else new < old

@@ -1,21 +1,37 @@
 """MLflow helpers: where runs go, what every run records, and champion promotion.
 
-MLflow is imported inside the functions (it takes seconds), so importing this module is free.
+MLflow is imported inside the functions (it takes seconds), so importing this module is free and
+`--no-tracking` runs never pay for it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-from ..config import Paths, Settings, tracking_uri
+import yaml
+
+from ..config import ConfigError, Paths, Settings, tracking_uri
+from .metrics import is_better
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from .tuning import Trial
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+PARENT_RUN_TAG = "mlflow.parentRunId"  # what makes a run nested in MLflow
+MAX_PARAM_LENGTH = 6000  # MLflow's limit for one param value
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -32,22 +48,43 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def tracking_paths(paths: Paths) -> Paths:
+    """The project whose mlflow.db and mlartifacts/ receive the runs.
+
+    `dvc exp run --temp` and queued experiments run in a copy under .dvc/tmp/ and pass the real
+    workspace as $DVC_ROOT: their runs must land in the workspace's store, not in the copy that
+    DVC deletes afterwards. Every other run uses the project itself.
+    """
+    dvc_root = os.environ.get("DVC_ROOT")
+    if dvc_root:
+        root = Path(dvc_root).resolve()
+        if root != paths.root and paths.root.is_relative_to(root / ".dvc" / "tmp"):
+            return Paths(root)
+    return paths
+
+
 def configure(paths: Paths, experiment: str) -> str:
-    """Point MLflow at the project's store (or $MLFLOW_TRACKING_URI) and experiment; return the URI."""
+    """Point MLflow at the project's store (or $MLFLOW_TRACKING_URI) and experiment; return its id.
+
+    A local SQLite store keeps artifacts in mlartifacts/ beside it (an absolute path, so that
+    experiments run in temporary copies still write there); a server decides for itself.
+    """
     import mlflow
 
     settings = Settings()
-    uri = tracking_uri(paths, settings)
+    store = tracking_paths(paths)
+    uri = tracking_uri(store, settings)
+    name = settings.mlflow_experiment or experiment
     mlflow.set_tracking_uri(uri)
-    if (
-        uri.startswith("sqlite:")
-        and mlflow.get_experiment_by_name(settings.mlflow_experiment or experiment) is None
-    ):
-        mlflow.create_experiment(
-            settings.mlflow_experiment or experiment, artifact_location=paths.mlartifacts.as_uri()
-        )
-    mlflow.set_experiment(settings.mlflow_experiment or experiment)
-    return uri
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        experiment_id = found.experiment_id
+    elif uri.startswith("sqlite:"):
+        experiment_id = mlflow.create_experiment(name, artifact_location=store.mlartifacts.as_uri())
+    else:
+        experiment_id = mlflow.create_experiment(name)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def git_state(root: Path) -> dict[str, str]:
@@ -80,6 +117,19 @@ def template_version(root: Path) -> str:
     return "unknown"
 
 
+def dvc_output_hash(root: Path, output: str) -> str | None:
+    """The hash dvc.lock records for a stage output (e.g. 'data/processed'), or None."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return None
+    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out.get("path") == output:
+                return out.get("md5") or out.get("hash")
+    return None
+
+
 @dataclass(frozen=True)
 class Promotion:
     """The champion decision for a newly registered model version."""
@@ -91,9 +141,20 @@ class Promotion:
     champion_version: str | None
     metric: str
 
+    @property
+    def decision(self) -> str:
+        if self.champion_version is None:
+            return "first"
+        return "promoted" if self.promoted else "kept"
+
     def describe(self) -> str:
-        if self.champion_score is None:
+        if self.champion_version is None:
             return f"version {self.version} is the first champion ({self.metric}={self.new_score:.4f})"
+        if self.champion_score is None:
+            return (
+                f"version {self.version} promoted to champion ({self.metric}={self.new_score:.4f}): "
+                f"champion v{self.champion_version} has no {self.metric} to compare with"
+            )
         verdict = "promoted to champion" if self.promoted else "kept as challenger"
         return (
             f"version {self.version} {verdict}: {self.metric}={self.new_score:.4f} vs champion "
@@ -101,40 +162,197 @@ class Promotion:
         )
 
 
-def is_better(new: float, old: float, greater_is_better: bool) -> bool:
-    """Strictly better on the primary metric (ties keep the current champion)."""
-    return new > old if greater_is_better else new < old
+def champion_score(client: MlflowClient, version: Any, metric: str) -> float | None:
+    """The champion's score: the tag set when it was registered, else its run's metric."""
+    tagged = version.tags.get(metric)
+    if tagged is not None:
+        return float(tagged)
+    if version.run_id:
+        return client.get_run(version.run_id).data.metrics.get(metric)
+    return None
 
 
-def register_and_promote(
-    model_uri: str, name: str, metric: str, score: float, greater_is_better: bool
-) -> Promotion:
+def register_and_promote(model_uri: str, name: str, metric: str, score: float) -> Promotion:
     """Register `model_uri` under `name`; move the `champion` alias only if it beats the champion."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, name).version
-    client.set_model_version_tag(name, version, metric, str(score))
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    except MlflowException:  # no registered model yet, or no champion alias
         current = None
-    champion_score: float | None = None
-    if current is not None:
-        tagged = current.tags.get(metric)
-        champion_score = float(tagged) if tagged is not None else None
-    promoted = (
-        current is None or champion_score is None or is_better(score, champion_score, greater_is_better)
-    )
+    old = champion_score(client, current, metric) if current is not None else None
+    version = str(mlflow.register_model(model_uri, name, tags={metric: str(score)}).version)
+    promoted = current is None or old is None or is_better(score, old, metric)
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
-    return Promotion(
-        version=str(version),
+    promotion = Promotion(
+        version=version,
         promoted=promoted,
         new_score=score,
-        champion_score=champion_score,
+        champion_score=old,
         champion_version=None if current is None else str(current.version),
         metric=metric,
     )
+    client.set_model_version_tag(name, version, "champion_decision", promotion.decision)
+    return promotion
+
+
+@dataclass(frozen=True)
+class Logged:
+    """Where a training run went: what model.json records about it."""
+
+    run_id: str
+    experiment_id: str
+    artifact_uri: str
+    model_uri: str
+    registered_model_uri: str
+    promotion: Promotion
+
+
+class TrainingRun:
+    """One MLflow run for the train stage, with the search trials as nested runs.
+
+    The run is created with the object, before training, so that search trials can nest under
+    it; `finish` logs the rest. Use it as a context manager: a failed stage marks the run FAILED
+    instead of leaving it RUNNING.
+    """
+
+    def __init__(self, paths: Paths, experiment: str, run_name: str, tags: dict[str, str]) -> None:
+        from mlflow import MlflowClient
+
+        self._run_name = run_name
+        uri = tracking_uri(tracking_paths(paths))
+        try:
+            self.experiment_id = configure(paths, experiment)
+            run = MlflowClient().create_run(self.experiment_id, tags=tags, run_name=run_name)
+        except Exception as exc:
+            raise ConfigError(
+                f"could not start an MLflow run at {uri.split('@')[-1]} ({type(exc).__name__}: {exc}); "
+                "check MLFLOW_TRACKING_URI (unset it to use the project's mlflow.db), or run "
+                "the stage with --no-tracking."
+            ) from exc
+        self.run_id: str = run.info.run_id
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            from mlflow import MlflowClient
+
+            MlflowClient().set_terminated(self.run_id, status="FAILED")
+
+    def log_trial(self, trial: Trial) -> None:
+        """Record one search trial as a nested run of this run, with its real start and end."""
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, Param
+
+        client = MlflowClient()
+        child = client.create_run(
+            self.experiment_id,
+            start_time=trial.started_ms,
+            tags={PARENT_RUN_TAG: self.run_id, "trial": str(trial.number)},
+            run_name=f"{self._run_name}-trial-{trial.number:03d}",
+        )
+        params = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in trial.hyperparameters.items()]
+        metrics = [Metric(k, v, trial.ended_ms, 0) for k, v in trial.cv.items()]
+        client.log_batch(child.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(child.info.run_id, end_time=trial.ended_ms)
+
+    def finish(
+        self,
+        *,
+        pipeline: Any,
+        example: Any,
+        train: Any,
+        test: Any,
+        target: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        baseline_metrics: dict[str, float],
+        primary_metric: str,
+        model_name: str,
+        pip_requirements: list[str],
+        trusted_types: list[str],
+    ) -> Logged:
+        """Log params, metrics, datasets and the model; register it and decide the champion."""
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        with mlflow.start_run(run_id=self.run_id) as run:
+            _log_params(params)
+            mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline_metrics.items()})
+            training = mlflow.data.from_pandas(train, name="train", targets=target)
+            evaluation = mlflow.data.from_pandas(test, name="test", targets=target)
+            mlflow.log_input(training, context="training")
+            mlflow.log_input(evaluation, context="evaluation")
+            logged = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                signature=infer_signature(example, pipeline.predict(example)),
+                input_example=example.head(2),
+                pip_requirements=pip_requirements,
+                serialization_format="skops",
+                skops_trusted_types=trusted_types,
+            )
+            # Linked to the model and the test set, so the registry's model page shows them.
+            mlflow.log_metrics(metrics, model_id=logged.model_id, dataset=evaluation)
+            promotion = register_and_promote(
+                logged.model_uri, model_name, primary_metric, metrics[primary_metric]
+            )
+            mlflow.set_tags(
+                {
+                    "champion": str(promotion.promoted).lower(),
+                    "champion.decision": promotion.decision,
+                    "champion.detail": promotion.describe(),
+                    "registered_model_version": promotion.version,
+                }
+            )
+            if promotion.champion_score is not None:
+                mlflow.log_metric(f"champion_previous_{primary_metric}", promotion.champion_score)
+            return Logged(
+                run_id=run.info.run_id,
+                experiment_id=run.info.experiment_id,
+                artifact_uri=run.info.artifact_uri,
+                model_uri=logged.model_uri,
+                registered_model_uri=f"models:/{model_name}/{promotion.version}",
+                promotion=promotion,
+            )
+
+
+def _log_params(params: dict[str, Any]) -> None:
+    import mlflow
+
+    flat = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()}
+    items = list(flat.items())
+    for start in range(0, len(items), 100):  # MLflow takes at most 100 params per call
+        mlflow.log_params(dict(items[start : start + 100]))
+
+
+def log_artifacts(artifact_uri: str, files: list[Path], folder: str, paths: Paths) -> None:
+    """Add files to a finished run's artifacts, straight through its artifact store.
+
+    The evaluate stage knows the run's artifact URI from models/model.json, so it needs no
+    tracking database. A local store (`file:` URI, the default mlartifacts/) is a folder where an
+    artifact is a copy of the file, which spares the stage importing MLflow at all; any other
+    store goes through MLflow's artifact repository for that URI.
+    """
+    if artifact_uri.startswith("file:"):
+        target = Path(url2pathname(urlparse(artifact_uri).path)) / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.copyfile(path, target / path.name)
+        return
+    import mlflow
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    mlflow.set_tracking_uri(tracking_uri(tracking_paths(paths)))  # resolves mlflow-artifacts:/ URIs
+    repository = get_artifact_repository(artifact_uri)
+    for path in files:
+        repository.log_artifact(str(path), folder)

@@ -1,21 +1,27 @@
 """The train stage: fit the baseline and the chosen model, track both, export the chosen one.
 
 The linear baseline is always trained beside the chosen family, so every result has a reference
-point. Both are cross-validated on the training split (mean and std), scored on the test split,
-and logged to MLflow; the chosen model is registered, promoted to `champion` only if it beats
-the current champion, and exported to `models/` for serving.
+point. Both are cross-validated on the training split (mean and std) and scored on the test
+split. With `train.tuning.enabled`, an Optuna search picks the chosen family's hyperparameters
+first. The run is logged to MLflow; the model is registered, promoted to `champion` only if it
+beats the current champion, and exported to `models/` for serving.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
@@ -26,15 +32,45 @@ from ..features import build_preprocessor, model_frame
 from ..model_io import TRUSTED_TYPES
 from . import registry
 from .export import export
-from .metrics import GREATER_IS_BETTER, SCORERS, check_metric, classification_metrics, regression_metrics
+from .metrics import (
+    GREATER_IS_BETTER,
+    SCORERS,
+    check_metric,
+    classification_metrics,
+    cv_metric_names,
+    from_scorer,
+    regression_metrics,
+)
 
 log = logging.getLogger(__name__)
 
 BASELINE: ModelFamily = "linear"
+Hyperparameters = dict[str, Any]
+
+
+SMALL_TABLE_ROWS = 20_000
+
+
+@contextmanager
+def parallelism(n_jobs: int, rows: int = 0) -> Iterator[None]:
+    """Run scikit-learn's parallel parts (CV folds, trees, permuted columns) in `n_jobs` threads.
+
+    Threads, not processes: no worker imports scikit-learn again, and the results are the same
+    for any `n_jobs`. BLAS and OpenMP (HistGradientBoosting's only parallelism) get one thread on
+    tables under SMALL_TABLE_ROWS rows, where their start-up and spin-waiting cost more than they
+    save: a 5-fold CV of HistGradientBoosting on penguins took 40 s with OpenMP's default threads
+    on a busy 2-core machine, 2 s with one. Larger tables get `n_jobs` of them.
+    """
+    from joblib import parallel_config
+    from threadpoolctl import threadpool_limits
+
+    native = 1 if rows < SMALL_TABLE_ROWS else (None if n_jobs < 0 else n_jobs)
+    with threadpool_limits(limits=native), parallel_config(backend="threading", n_jobs=n_jobs):
+        yield
 
 
 def make_estimator(
-    family: ModelFamily, task: str, hyperparameters: dict[str, Any], seed: int
+    family: ModelFamily, task: str, hyperparameters: Hyperparameters, seed: int
 ) -> BaseEstimator:
     """An unfitted scikit-learn estimator of `family` for `task`."""
     from sklearn import ensemble, linear_model
@@ -46,7 +82,7 @@ def make_estimator(
         return linear_model.Ridge(**hp)
     if family == "random_forest":
         cls = ensemble.RandomForestClassifier if task == "classification" else ensemble.RandomForestRegressor
-        return cls(random_state=seed, n_jobs=1, **hp)
+        return cls(random_state=seed, **hp)  # n_jobs=None: the threads of `parallelism()`
     cls = (
         ensemble.HistGradientBoostingClassifier
         if task == "classification"
@@ -55,182 +91,283 @@ def make_estimator(
     return cls(random_state=seed, **hp)
 
 
-def make_pipeline(schema: DatasetSchema, family: ModelFamily, params: Params) -> Pipeline:
+def make_pipeline(
+    schema: DatasetSchema, family: ModelFamily, params: Params, hyperparameters: Hyperparameters | None = None
+) -> Pipeline:
     """Preprocessing + model, the one object that is trained, evaluated and served."""
     estimator = make_estimator(
-        family, schema.target.task, params.train.hyperparameters(family), params.train.seed
+        family,
+        schema.target.task,
+        params.train.hyperparameters(family) if hyperparameters is None else hyperparameters,
+        params.train.seed,
     )
-    return Pipeline([("preprocess", build_preprocessor(schema)), ("model", estimator)])
+    return Pipeline([("preprocess", preprocessor_for(family, schema)), ("model", estimator)])
+
+
+def preprocessor_for(family: ModelFamily, schema: DatasetSchema) -> ColumnTransformer:
+    """The schema's preprocessor; trees get their numbers unscaled.
+
+    Trees split at thresholds equal to training values and ignore scale. Scaling would add
+    nothing but float32 rounding in ONNX, enough to move values across those thresholds: the
+    parity check then fails on a few rows.
+    """
+    preprocessor = build_preprocessor(schema)
+    if family == "linear":
+        return preprocessor
+    for name, transformer, _ in preprocessor.transformers:
+        if name == "numeric" and isinstance(transformer, Pipeline):
+            steps = [step for step in transformer.steps if step[0] != "scale"]
+            preprocessor.set_params(numeric=Pipeline(steps))
+    return preprocessor
 
 
 def score(pipeline: Pipeline, frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, float]:
     """Test-split metrics of a fitted pipeline."""
     x, y = model_frame(frame, schema), frame[schema.target.name].to_numpy()
-    predicted = pipeline.predict(x)
     if schema.target.task == "classification":
-        proba = pipeline.predict_proba(x) if hasattr(pipeline, "predict_proba") else None
+        proba = pipeline.predict_proba(x)
+        predicted = np.asarray(pipeline.classes_)[proba.argmax(axis=1)]
         return classification_metrics(y, predicted, proba, list(pipeline.classes_))
-    return regression_metrics(y, predicted)
+    return regression_metrics(y, pipeline.predict(x))
+
+
+def cv_splitter(train: pd.DataFrame, schema: DatasetSchema, params: Params) -> Any:
+    """Seeded k folds; stratified for classification (fewer folds if a class is too rare)."""
+    if schema.target.task == "classification":
+        rarest = int(train[schema.target.name].value_counts().min())
+        folds = max(2, min(params.train.cv_folds, rarest))
+        if folds < params.train.cv_folds:
+            log.warning(
+                "the rarest class has %d training rows: cross-validating with %d folds instead of %d",
+                rarest,
+                folds,
+                params.train.cv_folds,
+            )
+        return StratifiedKFold(folds, shuffle=True, random_state=params.train.seed)
+    return KFold(params.train.cv_folds, shuffle=True, random_state=params.train.seed)
 
 
 def cross_validation(
     pipeline: Pipeline, train: pd.DataFrame, schema: DatasetSchema, params: Params
 ) -> dict[str, float]:
-    """k-fold CV on the training split: mean and std of each CV-able metric."""
-    y = train[schema.target.name]
-    folds = params.train.cv_folds
-    if schema.target.task == "classification":
-        folds = max(2, min(folds, int(y.value_counts().min())))
-        splitter: Any = StratifiedKFold(folds, shuffle=True, random_state=params.train.seed)
-        names = ["accuracy", "balanced_accuracy", "f1_macro"]
-    else:
-        splitter = KFold(folds, shuffle=True, random_state=params.train.seed)
-        names = ["rmse", "mae", "r2"]
-    scores = cross_validate(
-        pipeline, model_frame(train, schema), y, cv=splitter, scoring={n: SCORERS[n] for n in names}
-    )
-    summary: dict[str, float] = {"cv_folds": float(folds)}
+    """k-fold CV on the training split: mean and std of each metric (and the number of folds)."""
+    splitter = cv_splitter(train, schema, params)
+    names = cv_metric_names(schema.target.task, params.train.primary_metric)
+    with parallelism(params.train.n_jobs, len(train)):
+        scores = cross_validate(
+            pipeline,
+            model_frame(train, schema),
+            train[schema.target.name],
+            cv=splitter,
+            scoring={name: SCORERS[name] for name in names},
+        )
+    summary: dict[str, float] = {"cv_folds": float(splitter.get_n_splits())}
     for name in names:
-        values = scores[f"test_{name}"] * (-1 if SCORERS[name].startswith("neg_") else 1)
+        values = from_scorer(name, scores[f"test_{name}"])
         summary[f"cv_{name}_mean"] = float(np.mean(values))
         summary[f"cv_{name}_std"] = float(np.std(values))
     return summary
 
 
 def fit_family(
-    family: ModelFamily, train: pd.DataFrame, test: pd.DataFrame, schema: DatasetSchema, params: Params
-) -> tuple[Pipeline, dict[str, float]]:
-    """Cross-validate, fit on the full training split and score on the test split."""
-    pipeline = make_pipeline(schema, family, params)
-    cv = cross_validation(pipeline, train, schema, params)
-    started = time.perf_counter()
-    pipeline.fit(model_frame(train, schema), train[schema.target.name])
-    fit_seconds = time.perf_counter() - started
-    return pipeline, {**score(pipeline, test, schema), **cv, "fit_seconds": fit_seconds}
-
-
-def _log_to_mlflow(
-    pipeline: Pipeline,
-    results: dict[str, dict[str, float]],
+    family: ModelFamily,
     train: pd.DataFrame,
+    test: pd.DataFrame,
     schema: DatasetSchema,
     params: Params,
-    paths: Paths,
-    data_hash: str,
-) -> tuple[str, str, registry.Promotion]:
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    hyperparameters: Hyperparameters | None = None,
+    cv: dict[str, float] | None = None,
+) -> tuple[Pipeline, dict[str, float]]:
+    """Cross-validate (unless `cv` is given), fit on the whole training split, score on the test split."""
+    pipeline = make_pipeline(schema, family, params, hyperparameters)
+    cv = cv if cv is not None else cross_validation(pipeline, train, schema, params)
+    with parallelism(params.train.n_jobs, len(train)):
+        started = time.perf_counter()
+        pipeline.fit(model_frame(train, schema), train[schema.target.name])
+        fit_seconds = time.perf_counter() - started
+        scores = score(pipeline, test, schema)
+    return pipeline, {**scores, **cv, "fit_seconds": fit_seconds}
 
-    registry.configure(paths, params.project)
-    family = params.train.model
+
+@dataclass(frozen=True)
+class Trained:
+    """The fitted model and baseline, their metrics, and the search summary when there was one."""
+
+    model: Pipeline
+    baseline: Pipeline
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    hyperparameters: Hyperparameters
+    tuning: dict[str, Any] | None
+
+
+def train_models(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: DatasetSchema,
+    params: Params,
+    run: registry.TrainingRun | None = None,
+) -> Trained:
+    """The baseline with its params.yaml settings, then the chosen family (searched first if tuning)."""
+    chosen = params.train.model
     metric = params.train.primary_metric
-    x_sample = model_frame(train.head(5), schema)
-    tags = {
-        **registry.git_state(paths.root),
-        "dvc_data_sha256": data_hash,
-        "dataset": params.data.name,
-        "template_version": registry.template_version(paths.root),
-        "model_family": family,
-        "task": schema.target.task,
-    }
-    with mlflow.start_run(run_name=f"{family}-{datetime.now(UTC):%Y%m%d-%H%M%S}") as run:
-        mlflow.set_tags(tags)
-        mlflow.log_params(registry.flatten(params.model_dump(mode="json")))
-        mlflow.log_metrics({k: v for k, v in results[family].items()})
-        mlflow.log_metrics({f"baseline_{k}": v for k, v in results[BASELINE].items()})
-        dataset = mlflow.data.from_pandas(train, name=params.data.name, targets=schema.target.name)
-        mlflow.log_input(dataset, context="training")
-        signature = infer_signature(x_sample, pipeline.predict(x_sample))
-        logged = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=signature,
-            input_example=x_sample.head(2),
-            pip_requirements=_pip_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=TRUSTED_TYPES,
+
+    def fitted(role: str, family: ModelFamily, **kwargs: Any) -> tuple[Pipeline, dict[str, float]]:
+        log.info("training the %s: %s (%s, %d rows)", role, family, schema.target.task, len(train))
+        pipeline, result = fit_family(family, train, test, schema, params, **kwargs)
+        log.info(
+            "%s: test %s=%.4f, cv %s=%.4f ± %.4f",
+            role,
+            metric,
+            result[metric],
+            metric,
+            result[f"cv_{metric}_mean"],
+            result[f"cv_{metric}_std"],
         )
-        promotion = registry.register_and_promote(
-            logged.model_uri, params.project, metric, results[family][metric], GREATER_IS_BETTER[metric]
-        )
-        mlflow.log_params({"champion_decision": promotion.describe()[:500]})
-        mlflow.set_tag("champion", str(promotion.promoted).lower())
-        return run.info.run_id, logged.model_uri, promotion
+        return pipeline, result
+
+    baseline, baseline_metrics = fitted("baseline", BASELINE)
+    if not params.train.tuning.enabled:
+        if chosen == BASELINE:  # the model is the baseline: train it once
+            return Trained(baseline, baseline, baseline_metrics, baseline_metrics, params.train.linear, None)
+        model, metrics = fitted("model", chosen)
+        return Trained(model, baseline, metrics, baseline_metrics, params.train.hyperparameters(chosen), None)
+
+    from .tuning import search
+
+    def cv_of(candidate: Hyperparameters) -> dict[str, float]:
+        return cross_validation(make_pipeline(schema, chosen, params, candidate), train, schema, params)
+
+    found = search(cv_of, chosen, schema.target.task, metric, params.train, run.log_trial if run else None)
+    best = found.best
+    model, metrics = fitted("model", chosen, hyperparameters=best.hyperparameters, cv=best.cv)
+    return Trained(model, baseline, metrics, baseline_metrics, best.hyperparameters, found.summary())
 
 
-def _pip_requirements() -> list[str]:
+def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
+    """Rows per split and the target's distribution, for the report and the model card."""
+    target = schema.target.name
+    summary: dict[str, Any] = {"train_rows": len(train), "test_rows": len(test)}
+    if schema.target.task == "classification":
+        summary["train_classes"] = {str(k): int(v) for k, v in train[target].value_counts().items()}
+        summary["test_classes"] = {str(k): int(v) for k, v in test[target].value_counts().items()}
+    else:
+        described = train[target].astype(float).describe()
+        summary["train_target"] = {k: float(described[k]) for k in ("mean", "std", "min", "max")}
+    return summary
+
+
+def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, given explicitly (inferring them costs seconds)."""
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy", "scipy")]
 
 
+def for_serving(pipeline: Pipeline) -> Pipeline:
+    """The fitted pipeline as served: no thread pool per prediction (a request is a few rows)."""
+    if "n_jobs" in pipeline.named_steps["model"].get_params():
+        pipeline.set_params(model__n_jobs=None)
+    return pipeline
+
+
 def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any]:
-    """The train stage. Writes models/ and reports/training.json; returns the summary."""
+    """The train stage. Writes models/ and reports/training.json; returns model.json's content."""
     metric = params.train.primary_metric
-    schema = DatasetSchema.model_validate(read_json(paths.features))
+    features_spec = read_json(paths.features)
+    schema = DatasetSchema.model_validate(features_spec)
     check_metric(metric, schema.target.task)
     train = pd.read_parquet(paths.train)
     test = pd.read_parquet(paths.test)
-
-    families: list[ModelFamily] = (
-        [BASELINE] if params.train.model == BASELINE else [BASELINE, params.train.model]
-    )
-    pipelines: dict[str, Pipeline] = {}
-    results: dict[str, dict[str, float]] = {}
-    for family in families:
-        log.info("training %s (%s, %d rows)...", family, schema.target.task, len(train))
-        pipelines[family], results[family] = fit_family(family, train, test, schema, params)
-        log.info(
-            "%s: test %s=%.4f, cv %s",
-            family,
-            metric,
-            results[family].get(metric, float("nan")),
-            {
-                k: round(v, 4)
-                for k, v in results[family].items()
-                if k.startswith("cv_") and k.endswith("_mean")
-            },
-        )
-    chosen = pipelines[params.train.model]
-
-    paths.models.mkdir(parents=True, exist_ok=True)
-    exported = export(chosen, test, schema, params.export, paths.models)
     data_hash = sha256_file(paths.train)
+    dvc_hash = registry.dvc_output_hash(paths.root, "data/processed")
+    chosen = params.train.model
 
-    run_id = model_uri = None
-    promotion = None
+    run = None
     if track:
-        run_id, model_uri, promotion = _log_to_mlflow(
-            chosen, results, train, schema, params, paths, data_hash
-        )
-        log.info("MLflow run %s: %s", run_id, promotion.describe())
+        tags = {
+            **registry.git_state(paths.root),
+            "dataset": params.data.name,
+            "dvc_data_md5": dvc_hash or "unknown",
+            "training_data_sha256": data_hash,
+            "template_version": registry.template_version(paths.root),
+            "model_family": chosen,
+            "task": schema.target.task,
+        }
+        if experiment := os.environ.get("DVC_EXP_NAME"):
+            tags["dvc_experiment"] = experiment
+        run_name = f"{chosen}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        run = registry.TrainingRun(paths, params.project, run_name, tags)
 
-    features_spec = read_json(paths.features)
+    with run or nullcontext():
+        trained = train_models(train, test, schema, params, run)
+        model = for_serving(trained.model)
+        exported = export(model, test, schema, params.export, paths.models)
+        logged = None
+        if run is not None:
+            logged_params = registry.flatten(params.model_dump(mode="json"))
+            if trained.tuning:
+                logged_params |= {f"tuning.best.{k}": v for k, v in trained.hyperparameters.items()}
+                logged_params["tuning.best_trial"] = trained.tuning["best_trial"]
+            logged = run.finish(
+                pipeline=model,
+                example=model_frame(train.head(5), schema),
+                train=train,
+                test=test,
+                target=schema.target.name,
+                params=logged_params,
+                metrics=trained.metrics,
+                baseline_metrics=trained.baseline_metrics,
+                primary_metric=metric,
+                model_name=params.project,
+                pip_requirements=pip_requirements(),
+                trusted_types=TRUSTED_TYPES,
+            )
+            log.info("champion: %s (MLflow run %s)", logged.promotion.describe(), logged.run_id)
+
     card = {
         "name": params.project,
-        "version": promotion.version if promotion else None,
+        "version": logged.promotion.version if logged else None,
         "task": schema.target.task,
-        "model_family": params.train.model,
+        "model_family": chosen,
+        "hyperparameters": trained.hyperparameters,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": schema.target.model_dump(mode="json"),
         "features": [c.model_dump(mode="json") for c in schema.features],
         "example": features_spec.get("example", {}),
-        "metrics": results[params.train.model],
-        "baseline_metrics": results[BASELINE],
+        "metrics": trained.metrics,
+        "baseline_metrics": trained.baseline_metrics,
         "primary_metric": metric,
+        "greater_is_better": {k: GREATER_IS_BETTER[k] for k in trained.metrics if k in GREATER_IS_BETTER},
+        "data": data_summary(train, test, schema),
         "training_data_sha256": data_hash,
+        "dvc_data_md5": dvc_hash,
+        "tuning": trained.tuning,
         "mlflow": {
-            "run_id": run_id,
-            "model_uri": model_uri,
-            "champion": promotion.describe() if promotion else None,
+            "run_id": logged.run_id if logged else None,
+            "experiment_id": logged.experiment_id if logged else None,
+            "artifact_uri": logged.artifact_uri if logged else None,
+            "model_uri": logged.model_uri if logged else None,
+            "registered_model_uri": logged.registered_model_uri if logged else None,
+            "model_version": logged.promotion.version if logged else None,
+            "champion": logged.promotion.describe() if logged else None,
+            "promoted": logged.promotion.promoted if logged else None,
+            "champion_decision": logged.promotion.decision if logged else None,
         },
         "artifacts": exported,
     }
     write_json(paths.model_card_json, card)
     write_json(
         paths.training_results,
-        {"model": params.train.model, "baseline": BASELINE, "results": results, "export": exported},
+        {
+            "model": chosen,
+            "baseline": BASELINE,
+            "hyperparameters": trained.hyperparameters,
+            "results": {"model": trained.metrics, "baseline": trained.baseline_metrics},
+            "data": card["data"],
+            "tuning": trained.tuning,
+            "export": exported,
+            "mlflow": card["mlflow"],
+        },
     )
     return card

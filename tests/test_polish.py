@@ -1,0 +1,535 @@
+"""Portfolio polish, proved on real renders: CI workflows, the exploration notebook, the docs site.
+
+- The CI file of each `ci` answer passes a real linter: actionlint (which runs shellcheck on
+  every `run:` script) for GitHub Actions; GitLab's CI schema (vendored by check-jsonschema) and
+  shellcheck on every job script for GitLab. A broken file fails them: they are not silent.
+- Each CI's steps run in order in a rendered project that holds the piped default project's
+  outputs, so nothing is trained again. Only what needs the hosted service is left out: checkout,
+  setup-uv and its cache, setup-java, and artifact uploads (whose paths are checked instead).
+- The exploration notebook runs top to bottom with nbclient and draws its figures, on the
+  project's data and on the same data with rows the clean stage rejects.
+- The docs site builds with `make docs` (mkdocs --strict) from the pipeline's outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, run, synced
+
+BIN = Path(sys.executable).parent  # the template's virtualenv: actionlint, shellcheck, ...
+# Answers that change the CI files: Spark needs Java; a local CSV cannot be read by CI.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "spark-csv-url": {
+        "engine": "spark",
+        "dataset": "csv_url",
+        "csv_url": "https://example.com/data/houses.csv",
+        "target_column": "price",
+        "task": "regression",
+    },
+    "local-csv": {
+        "dataset": "local_csv",
+        "local_csv_path": "/home/me/data/houses.csv",
+        "target_column": "label",
+    },
+}
+HOSTED_ACTIONS = (
+    "actions/checkout@",
+    "astral-sh/setup-uv@",
+    "actions/setup-java@",
+    "actions/upload-artifact@",
+)
+GITLAB_KEYWORDS = {"workflow", "stages", "variables", "default", "include", "image", "cache"}
+
+
+@pytest.fixture(scope="module")
+def ci_render(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    """Render (without tasks or installs) once per CI answer and variant, for this module."""
+    renders: dict[tuple[str, str], Path] = {}
+
+    def get(ci: str, variant: str = "default") -> Path:
+        if (ci, variant) not in renders:
+            folder = tmp_path_factory.mktemp(f"ci-{ci}-{variant}") / "project"
+            renders[ci, variant] = render(folder, tasks=False, ci=ci, **VARIANTS[variant])
+        return renders[ci, variant]
+
+    return get
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is missing: run 'uv sync' in the template repository (dev group).")
+    return found
+
+
+def _check(command: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint, with shellcheck on every `run:` script (pyflakes is not installed: off)."""
+    shellcheck = ["-shellcheck", _tool("shellcheck"), "-pyflakes", ""]
+    return _check([_tool("actionlint"), "-no-color", *shellcheck, str(path)])
+
+
+def jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return _check([_tool("check-jsonschema"), "--builtin-schema", schema, str(path)])
+
+
+def shellcheck(script: str) -> subprocess.CompletedProcess[str]:
+    return _check([_tool("shellcheck"), "--shell=bash", "-"], stdin=script)
+
+
+def gitlab_jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The jobs of a .gitlab-ci.yml, in the order GitLab runs them (by stage, then file order)."""
+    jobs = {
+        name: job
+        for name, job in config.items()
+        if name not in GITLAB_KEYWORDS and not name.startswith(".")
+    }
+    stages = config.get("stages", ["build", "test", "deploy"])
+    return dict(sorted(jobs.items(), key=lambda item: stages.index(item[1].get("stage", "test"))))
+
+
+def gitlab_job_scripts(config: dict[str, Any], job: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A job's before_script (its own, its `extends` template's, or the default), and script."""
+    before = job.get("before_script")
+    if before is None and "extends" in job:
+        before = config[job["extends"]].get("before_script")
+    if before is None:
+        before = config.get("default", {}).get("before_script", [])
+    return list(before), list(job["script"])
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=\[ ]", requirement)[0] for requirement in requirements}
+
+
+# ------------------------------------------------------------------------------------------------
+# Linters, on every CI answer (fast: renders without installing)
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_github_workflow_passes_actionlint(variant: str, ci_render: Callable[..., Path]):
+    workflow_file = ci_render("github", variant) / ".github" / "workflows" / "ci.yml"
+    lint = actionlint(workflow_file)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    workflow = yaml.safe_load(workflow_file.read_text())
+    jobs = workflow["jobs"]
+    has_pipeline = variant != "local-csv"
+    assert set(jobs) == ({"lint", "test", "pipeline"} if has_pipeline else {"lint", "test"})
+    assert {"push", "pull_request"} <= set(workflow[True])  # PyYAML reads the key `on` as True
+    for name, job in jobs.items():
+        actions = {s["uses"].split("@")[0]: s for s in job["steps"] if "uses" in s}
+        assert actions["astral-sh/setup-uv"]["with"]["enable-cache"] is True
+        java = "actions/setup-java" in actions
+        assert java == (variant == "spark-csv-url" and name != "lint"), name
+    runs = {name: "\n".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
+    assert "uv run pre-commit run --all-files" in runs["lint"]
+    assert "uv run pytest" in runs["test"]
+    if has_pipeline:
+        assert "uv run dvc repro" in runs["pipeline"]
+        steps = jobs["pipeline"]["steps"]
+        on_pull_requests = [s for s in steps if "pull_request" in str(s.get("if"))]
+        assert len(on_pull_requests) == 1
+        assert "dvc metrics diff" in on_pull_requests[0]["run"]
+        assert "$GITHUB_STEP_SUMMARY" in on_pull_requests[0]["run"]
+        upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+        assert {"reports/figures/", "reports/*.json"} <= set(upload["with"]["path"].split())
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_gitlab_job_scripts_pass_shellcheck(variant: str, ci_render: Callable[..., Path]):
+    config = yaml.safe_load((ci_render("gitlab", variant) / ".gitlab-ci.yml").read_text())
+    jobs = gitlab_jobs(config)
+    has_pipeline = variant != "local-csv"
+    expected = ["lint", "test", "pipeline", "metrics-diff"] if has_pipeline else ["lint", "test"]
+    assert list(jobs) == expected
+    for name, job in jobs.items():
+        before, script = gitlab_job_scripts(config, job)
+        checked = shellcheck("\n".join(before + script) + "\n")
+        assert checked.returncode == 0, f"{name}:\n{checked.stdout}"
+        java = any("default-jre-headless" in line for line in before)
+        assert java == (variant == "spark-csv-url" and name in ("test", "pipeline")), name
+    assert config["default"]["image"].endswith("python3.11-bookworm")
+    assert config["default"]["cache"]["paths"] == [".uv-cache/"]
+    if has_pipeline:
+        assert "uv run dvc repro" in jobs["pipeline"]["script"]
+        merge_requests_only = [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+        assert jobs["metrics-diff"]["rules"] == merge_requests_only
+
+
+def test_ci_files_match_their_published_schemas(ci_render: Callable[..., Path]):
+    """GitLab's CI schema and GitHub's workflow and Dependabot schemas, as vendored by
+    check-jsonschema (one run per schema: it takes seconds to start)."""
+    checks = {
+        "vendor.gitlab-ci": [ci_render("gitlab", v) / ".gitlab-ci.yml" for v in VARIANTS],
+        "vendor.github-workflows": [
+            ci_render("github", v) / ".github" / "workflows" / "ci.yml" for v in VARIANTS
+        ],
+        "vendor.dependabot": [ci_render("github") / ".github" / "dependabot.yml"],
+    }
+    for schema, files in checks.items():
+        checked = _check([_tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)])
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_linters_reject_a_broken_ci_file(ci_render: Callable[..., Path], tmp_path: Path):
+    """The checks above would pass anything if the linters were not really running."""
+    workflow = ci_render("github") / ".github" / "workflows" / "ci.yml"
+    broken = workflow.read_text().replace("run: uv sync", "run: uv sync $EXTRA_ARGS", 1)
+    broken = broken.replace("ci-${{ github.ref }}", "ci-${{ github.no_such_property }}")
+    (tmp_path / "ci.yml").write_text(broken)
+    lint = actionlint(tmp_path / "ci.yml")
+    assert lint.returncode != 0
+    assert "SC2086" in lint.stdout and "no_such_property" in lint.stdout, lint.stdout
+
+    gitlab = (ci_render("gitlab") / ".gitlab-ci.yml").read_text()
+    (tmp_path / ".gitlab-ci.yml").write_text(gitlab.replace("  script:", "  scripts:", 1))
+    checked = jsonschema("vendor.gitlab-ci", tmp_path / ".gitlab-ci.yml")
+    assert checked.returncode != 0 and "scripts" in checked.stdout, checked.stdout
+    assert shellcheck("cd $HOME/project\n").returncode != 0
+
+
+def test_readme_badge_points_at_the_generated_ci(ci_render: Callable[..., Path]):
+    github = ci_render("github")
+    assert "actions/workflows/ci.yml/badge.svg" in (github / "README.md").read_text()
+    assert (github / ".github" / "workflows" / "ci.yml").is_file()
+    assert not (github / ".gitlab-ci.yml").exists()
+    gitlab = ci_render("gitlab")
+    assert "pipeline.svg" in (gitlab / "README.md").read_text()
+    assert "actions/workflows" not in (gitlab / "README.md").read_text()
+    assert not (gitlab / ".github").exists()
+
+
+def test_notebook_and_docs_answers_switch_their_tooling(
+    tmp_path: Path, ci_render: Callable[..., Path]
+):
+    """Hooks, dependency groups and the docs target exist exactly when their answer is on."""
+    on = render(tmp_path / "on", tasks=False, include_notebooks=True, include_docs=True)
+    for project, enabled in ((on, True), (ci_render("github"), False)):
+        config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+        hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+        assert ({"nbstripout", "jupytext-sync"} <= hooks) == enabled, hooks
+        pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+        groups = pyproject["dependency-groups"]
+        defaults = pyproject["tool"]["uv"]["default-groups"]
+        for group in ("notebooks", "docs"):
+            assert (group in groups) == enabled and (group in defaults) == enabled, group
+        assert ("\ndocs:" in (project / "Makefile").read_text()) == enabled
+        for name in ("mkdocs.yml", "docs/index.md", "docs/gen_pages.py", "notebooks/jupytext.toml"):
+            assert (project / name).is_file() == enabled, name
+        for name in ("notebooks/01-exploration.ipynb", "notebooks/01-exploration.py"):
+            assert (project / name).is_file() == enabled, name
+    groups = tomllib.loads((on / "pyproject.toml").read_text())["dependency-groups"]
+    assert {"ipykernel", "nbclient", "jupytext", "nbstripout"} <= _names(groups["notebooks"])
+    assert {"mkdocs-material", "mkdocstrings"} <= _names(groups["docs"])
+
+
+# ------------------------------------------------------------------------------------------------
+# A rendered project with every polish answer on, holding the piped project's outputs
+# ------------------------------------------------------------------------------------------------
+PIPELINE_OUTPUTS = ("data", "models", "reports", "mlartifacts")
+METRIC_DROP = 0.25  # how much lower the base branch's model scored on the primary metric
+
+
+@pytest.fixture(scope="module")
+def polished(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default answers plus notebook, docs and GitHub CI, with the piped outputs copied in.
+
+    It is a git repository on `main` with an `origin` whose `main` holds the same project with a
+    model that scored METRIC_DROP lower: a pull request from here improves on it.
+    """
+    root = tmp_path_factory.mktemp("polished")
+    answers = {"include_notebooks": True, "include_docs": True, "ci": "github"}
+    path = render(root / "project", tasks=False, **answers)
+    for name in PIPELINE_OUTPUTS:
+        if (piped_project.path / name).exists():
+            shutil.copytree(piped_project.path / name, path / name)
+    shutil.copytree(piped_project.path / ".dvc" / "cache", path / ".dvc" / "cache")
+    for name in ("dvc.lock", "mlflow.db"):
+        shutil.copy2(piped_project.path / name, path / name)
+    project = synced(path, DEFAULT_PACKAGE)
+    project.run(["git", "init", "--quiet", "--initial-branch=main"])
+    project.run(["git", "add", "--all"])
+    project.run(["git", "commit", "--quiet", "--no-verify", "-m", "Project and pipeline outputs"])
+
+    origin, base = root / "origin.git", root / "base"
+    run(["git", "clone", "--quiet", "--bare", str(path), str(origin)], root)
+    run(["git", "clone", "--quiet", origin.as_uri(), str(base)], root)
+    metrics = json.loads((base / "reports" / "metrics.json").read_text())
+    metrics[primary_metric(project)] -= METRIC_DROP
+    (base / "reports" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    run(["git", "commit", "--quiet", "--all", "-m", "An older, worse model"], base)
+    run(["git", "push", "--quiet", "origin", "main"], base)
+    project.run(["git", "remote", "add", "origin", origin.as_uri()])
+    return project
+
+
+def primary_metric(project: Project) -> str:
+    return yaml.safe_load((project.path / "params.yaml").read_text())["train"]["primary_metric"]
+
+
+# A command that the other CI file already ran, identically (no variables) in the same project,
+# is not run twice: its first result stands. The project's tests take most of a minute.
+_already_ran: dict[tuple[Path, str], str] = {}
+
+
+def run_step(project: Project, script: str, env: Mapping[str, str], shell: list[str]) -> str:
+    key = (project.path, script)
+    if "$" not in script and key in _already_ran:
+        return _already_ran[key]
+    result = run([*shell, "-c", script], project.path, env=env, timeout=900)
+    _already_ran[key] = output = result.stdout + result.stderr
+    return output
+
+
+def _matches(project: Path, pattern: str) -> list[Path]:
+    """Files an artifact path selects: a folder ending in '/' (all its files), or a glob."""
+    if pattern.endswith("/"):
+        folder = project / pattern
+        return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    return [p for p in project.glob(pattern) if p.is_file()]
+
+
+def _change(table: str, metric: str) -> float:
+    """The 'Change' column of a `dvc metrics diff --md` table, for a metric of metrics.json."""
+    cells = r"\|\s*reports/metrics\.json\s*\|\s*" + re.escape(metric) + r"\s*\|[^|]*\|[^|]*\|"
+    row = re.search(cells + r"\s*([-+\d.e]+)\s*\|", table)
+    assert row, table
+    return float(row.group(1))
+
+
+# ------------------------------------------------------------------------------------------------
+# The CI steps, run
+# ------------------------------------------------------------------------------------------------
+# A pull request against main.
+GITHUB_EXPRESSIONS = {"github.base_ref": "main", "github.ref": "refs/pull/1/merge"}
+GITHUB_CONDITIONS = {"github.event_name == 'pull_request'": True}
+GITHUB_SHELL = ["bash", "--noprofile", "--norc", "-e"]  # what `run:` uses when no shell is named
+GITLAB_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+
+
+def _github_value(value: Any) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        expression = match.group(1).strip()
+        assert expression in GITHUB_EXPRESSIONS, f"no test value for ${{{{ {expression} }}}}"
+        return GITHUB_EXPRESSIONS[expression]
+
+    return re.sub(r"\$\{\{(.*?)\}\}", substitute, str(value))
+
+
+@pytest.mark.slow
+def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_path: Path):
+    workflow = yaml.safe_load((polished.path / ".github" / "workflows" / "ci.yml").read_text())
+    summary = tmp_path / "step-summary.md"
+    summary.touch()
+    ran: list[str] = []
+    for job_name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert step["uses"].startswith(HOSTED_ACTIONS), f"{job_name}: {step['uses']}"
+                if step["uses"].startswith("actions/upload-artifact@"):
+                    for pattern in step["with"]["path"].split():
+                        assert _matches(polished.path, pattern), f"no file for {pattern}"
+                continue
+            if "if" in step:
+                assert step["if"] in GITHUB_CONDITIONS, f"no test value for if: {step['if']}"
+                if not GITHUB_CONDITIONS[step["if"]]:
+                    continue
+            env = clean_env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_ACTIONS="true", CI="true")
+            for scope in (workflow, job, step):
+                env |= {key: _github_value(value) for key, value in scope.get("env", {}).items()}
+            run_step(polished, step["run"], env, GITHUB_SHELL)
+            ran.append(step["run"])
+
+    assert {"uv sync", "uv run pytest", "uv run dvc repro"} <= {r.strip() for r in ran}, ran
+    text = summary.read_text()
+    assert "\x1b[" not in text, "colour codes in the job summary"
+    this_run, against_base = text.split("## Metrics: this pull request against main")
+    assert "## Metrics: this run against the last commit" in this_run
+    assert _change(this_run, primary_metric(polished)) == 0  # the committed metrics reproduce
+    assert _change(against_base, primary_metric(polished)) == pytest.approx(METRIC_DROP, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_gitlab_jobs_run_in_a_rendered_project(polished: Project, ci_render: Callable[..., Path]):
+    """The GitLab jobs of the default answers (the same here), run as for a merge request."""
+    config = yaml.safe_load((ci_render("gitlab") / ".gitlab-ci.yml").read_text())
+    variables = {k: str(v) for k, v in config.get("variables", {}).items()}
+    variables.pop("UV_CACHE_DIR")  # the hosted cache; here, the machine's uv cache
+    env = clean_env(
+        CI="true",
+        GITLAB_CI="true",
+        CI_PIPELINE_SOURCE="merge_request_event",
+        CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
+        CI_DEFAULT_BRANCH="main",
+        **variables,
+    )
+    conditions = {'$CI_PIPELINE_SOURCE == "merge_request_event"': True}
+    report = polished.path / "metrics-diff.md"
+    report.unlink(missing_ok=True)
+    try:
+        for name, job in gitlab_jobs(config).items():
+            rules = [rule["if"] for rule in job.get("rules", [])]
+            assert set(rules) <= set(conditions), f"{name}: no test value for a rule in {rules}"
+            if rules and not any(conditions[rule] for rule in rules):
+                continue
+            before, script = gitlab_job_scripts(config, job)  # after_script only prunes the cache
+            for line in before + script:
+                run_step(polished, line, env, GITLAB_SHELL)
+            for pattern in job.get("artifacts", {}).get("paths", []):
+                assert _matches(polished.path, pattern), f"{name}: no file for {pattern}"
+        assert _change(report.read_text(), primary_metric(polished)) == pytest.approx(
+            METRIC_DROP, abs=1e-3
+        )
+    finally:
+        report.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# The exploration notebook, executed
+# ------------------------------------------------------------------------------------------------
+EXECUTE = """
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+source, workdir, target = sys.argv[1:4]
+notebook = nbformat.read(source, as_version=4)
+resources = {"metadata": {"path": workdir}}
+NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources).execute()
+nbformat.write(notebook, target)
+"""
+
+
+def execute_notebook(project: Project, workdir: Path, target: Path) -> tuple[list[bytes], str]:
+    """Run the project's notebook with its own kernel from `workdir`; return its PNGs and text."""
+    source = project.path / "notebooks" / "01-exploration.ipynb"
+    project.uv("run", "python", "-c", EXECUTE, str(source), str(workdir), str(target), timeout=600)
+    images: list[bytes] = []
+    texts: list[str] = []
+    for cell in json.loads(target.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", output
+            data = output.get("data", {})
+            if "image/png" in data:
+                images.append(base64.b64decode(data["image/png"]))
+            texts.append("".join(output.get("text", "")) + "".join(data.get("text/plain", "")))
+    return images, "\n".join(texts)
+
+
+@pytest.mark.slow
+def test_notebook_runs_top_to_bottom_and_draws_its_figures(polished: Project, tmp_path: Path):
+    notebooks = polished.path / "notebooks"
+    images, text = execute_notebook(polished, notebooks, tmp_path / "executed.ipynb")
+    quality = json.loads((polished.path / "reports" / "data_quality.json").read_text())
+    # missing values, target balance, numeric and categorical distributions, correlations
+    assert len(images) >= 5, text
+    assert all(image.startswith(b"\x89PNG") and len(image) > 5_000 for image in images)
+    assert f"{quality['rows_in']} rows in, {quality['rows_clean']} clean" in text
+    assert "Spearman r" in text and "primary metric:" in text
+    assert f"{quality['rows_quarantined']} of {quality['rows_in']} rows quarantined" in text
+
+
+@pytest.mark.slow
+def test_notebook_shows_rejected_rows_with_their_reasons(polished: Project, tmp_path: Path):
+    """The project's data plus two bad rows: the clean stage rejects them, the notebook says why."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("params.yaml", "pyproject.toml"):
+        shutil.copy2(polished.path / name, copy / name)
+    for name in ("data", "reports", "notebooks"):
+        shutil.copytree(polished.path / name, copy / name)
+    raw = copy / "data" / "raw" / "penguins.csv"
+    header, first = raw.read_text().splitlines()[:2]
+    broken = dict(zip(header.split(","), first.split(","), strict=True))
+    broken["flipper_length_mm"] = "long"
+    raw.write_text(raw.read_text().rstrip("\n") + f"\n{first}\n{','.join(broken.values())}\n")
+    run([str(polished.path / ".venv" / "bin" / DEFAULT_PACKAGE), "clean"], copy)
+
+    quality = json.loads((copy / "reports" / "data_quality.json").read_text())
+    assert quality["rows_quarantined"] == 2 and quality["duplicates_removed"] == 1
+
+    images, text = execute_notebook(polished, copy / "notebooks", tmp_path / "executed.ipynb")
+    assert f"2 of {quality['rows_in']} rows quarantined (1 of them duplicates)" in text, text
+    assert all(reason in text for reason in quality["quarantine_reasons"]), text
+    assert "long" in text  # the rejected rows themselves, with the value that failed
+    assert len(images) >= 6  # the five of the clean data, plus the reasons
+
+
+# ------------------------------------------------------------------------------------------------
+# The docs site, built
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_docs_site_builds_strict_from_the_pipeline_outputs(polished: Project):
+    assert shutil.which("make"), "make is needed for 'make docs'"
+    polished.run(["make", "docs"], timeout=600)
+    site = polished.path / "site"
+
+    def page(name: str, tags: bool = True) -> str:
+        """A built page's HTML, or its text only (code blocks are split into highlighted spans)."""
+        source = (site / name / "index.html").read_text()
+        return html.unescape(source if tags else re.sub(r"<[^>]+>", "", source))
+
+    diagram = re.search(r'<pre class="mermaid"><code>(.*?)</code></pre>', page("pipeline"), re.S)
+    assert diagram, "no Mermaid diagram on the pipeline page"
+    stages = yaml.safe_load((polished.path / "dvc.yaml").read_text())["stages"]
+    for stage in stages:
+        assert f'(["{stage}"])' in diagram.group(1), stage
+    assert diagram.group(1).count("-->") >= len(stages) - 1
+    assert '-->|"data/raw"|' in diagram.group(1)
+
+    schema = json.loads((polished.path / "data" / "interim" / "schema.json").read_text())
+    data = page("data")
+    assert all(column["name"] in data for column in schema["features"])
+    card = (polished.path / "reports" / "MODEL_CARD.md").read_text().splitlines()[0]
+    assert card.lstrip("# ") in page("reports/MODEL_CARD")
+    figures = sorted(p.name for p in (polished.path / "reports" / "figures").glob("*.png"))
+    assert figures
+    assert figures == sorted(p.name for p in (site / "reports" / "figures").glob("*.png"))
+
+    openapi = json.loads((site / "api" / "openapi.json").read_text())
+    assert {"/health", "/model", "/predict"} <= set(openapi["paths"])
+    api = page("api")
+    example = json.loads((polished.path / "models" / "model.json").read_text())["example"]
+    request = re.search(r"-d @- <<'JSON'\n(.*?)\nJSON", page("api", tags=False), re.S)
+    assert request and json.loads(request.group(1)) == {"instances": [example]}
+    assert all(f"<code>{path}</code>" in api for path in openapi["paths"])
+
+    source = polished.path / "src" / DEFAULT_PACKAGE
+    reference = "".join(p.read_text() for p in (site / "reference").rglob("index.html"))
+    for module in source.rglob("*.py"):
+        if module.stem not in ("__init__", "__main__"):
+            parts = module.relative_to(source).with_suffix("").parts
+            assert f'id="{".".join((DEFAULT_PACKAGE, *parts))}"' in reference, module
+    assert (site / "updating" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_docs_build_fails_clearly_without_pipeline_outputs(polished: Project, tmp_path: Path):
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("mkdocs.yml", "pyproject.toml", "dvc.yaml", "params.yaml"):
+        shutil.copy2(polished.path / name, copy / name)
+    for name in ("docs", "src"):
+        shutil.copytree(polished.path / name, copy / name)
+    mkdocs = str(polished.path / ".venv" / "bin" / "mkdocs")
+    result = run([mkdocs, "build", "--strict", "-d", str(tmp_path / "site")], copy, check=False)
+    assert result.returncode != 0
+    assert "run `make pipeline`" in result.stdout + result.stderr, result.stderr[-3000:]

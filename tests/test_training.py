@@ -1,0 +1,470 @@
+"""Training, tracking, the model registry, evaluation and the report, on real generated projects.
+
+Read-only checks use the shared `piped_project`. Anything that changes params, commits or runs
+experiments works on `lab`: a copy of that project with a fresh MLflow store, in which three DVC
+experiments run (see the fixture). The diabetes project checks the regression side.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, synced
+
+pytestmark = pytest.mark.slow
+
+MODEL_NAME = DEFAULT_PACKAGE  # the registered model is named after the project
+
+
+def fast_env(**extra: str) -> dict[str, str]:
+    """The project environment, allowed to write bytecode: later commands start seconds faster."""
+    env = clean_env(**extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def read_json(project: Project, relative: str) -> Any:
+    return json.loads((project.path / relative).read_text(encoding="utf-8"))
+
+
+def in_project(project: Project, script: str) -> Any:
+    """Run Python in the project's environment; the script prints one JSON line last."""
+    output = project.uv("run", "python", "-c", script, env=fast_env()).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+MLFLOW_SUMMARY = """
+import json, mlflow
+from {package}.config import get_paths, tracking_uri
+mlflow.set_tracking_uri(tracking_uri(get_paths()))
+client = mlflow.MlflowClient()
+runs = mlflow.search_runs(
+    experiment_names=["{name}"], output_format="list", order_by=["start_time ASC"]
+)
+out = {{"runs": [], "versions": {{}}}}
+for run in runs:
+    figures = [a.path for a in client.list_artifacts(run.info.run_id, "figures")]
+    out["runs"].append({{
+        "id": run.info.run_id, "status": run.info.status, "params": run.data.params,
+        "metrics": run.data.metrics, "tags": run.data.tags, "figures": figures,
+        "inputs": sorted(
+            (i.dataset.name, [t.value for t in i.tags][0]) for i in run.inputs.dataset_inputs
+        ),
+        "models": [o.model_id for o in run.outputs.model_outputs] if run.outputs else [],
+    }})
+for version in client.search_model_versions("name='{name}'"):
+    out["versions"][version.version] = {{"run_id": version.run_id, "tags": version.tags}}
+out["champion"] = str(client.get_model_version_by_alias("{name}", "champion").version)
+info = mlflow.models.get_model_info("models:/{name}@champion")
+out["signature_inputs"] = [c["name"] for c in info.signature.inputs.to_dict()]
+out["input_example"] = info.saved_input_example_info is not None
+print(json.dumps(out))
+"""
+
+
+def mlflow_summary(project: Project) -> dict[str, Any]:
+    return in_project(project, MLFLOW_SUMMARY.format(package=project.package, name=MODEL_NAME))
+
+
+# -------------------------------------------------------------------------------------------------
+# The default project after `dvc repro` (read only)
+# -------------------------------------------------------------------------------------------------
+
+
+def test_model_matches_or_beats_the_baseline_on_penguins(piped_project: Project):
+    """On penguins both reach the test split's ceiling (f1 1.0), so "beats" cannot be strict."""
+    metrics = read_json(piped_project, "reports/metrics.json")
+    primary = metrics["primary_metric"]
+    assert primary == "f1_macro"
+    assert metrics[primary] >= metrics["baseline"][primary]
+    assert metrics[primary] >= 0.97
+    assert metrics["cv_folds"] == 5
+    assert 0 < metrics[f"cv_{primary}_std"] < 0.1
+    assert metrics[f"cv_{primary}_mean"] > 0.9
+
+
+def test_mlflow_run_records_params_tags_inputs_model_and_figures(piped_project: Project):
+    summary = mlflow_summary(piped_project)
+    run = summary["runs"][-1]
+    card = read_json(piped_project, "models/model.json")
+    assert run["id"] == card["mlflow"]["run_id"]
+    assert run["status"] == "FINISHED"
+    params, tags, metrics = run["params"], run["tags"], run["metrics"]
+    assert params["train.random_forest.n_estimators"] == "100"  # flattened params.yaml
+    assert params["evaluate.permutation_repeats"] == "5"
+    assert metrics["f1_macro"] == card["metrics"]["f1_macro"]
+    assert metrics["baseline_f1_macro"] == card["baseline_metrics"]["f1_macro"]
+    assert metrics["cv_f1_macro_std"] == card["metrics"]["cv_f1_macro_std"]
+    assert len(tags["git_commit"]) == 40 and tags["git_dirty"] in ("true", "false")
+    assert tags["dvc_data_md5"].endswith(".dir")
+    assert tags["dvc_data_md5"] == card["dvc_data_md5"]
+    assert tags["training_data_sha256"] == card["training_data_sha256"]
+    assert tags["dataset"] == "penguins"
+    assert tags["template_version"] not in ("", "unknown")
+    assert tags["champion.decision"] == "first"
+    assert run["inputs"] == [["test", "evaluation"], ["train", "training"]]
+    assert len(run["models"]) == 1
+    assert sorted(run["figures"]) == [
+        "figures/confusion_matrix.png",
+        "figures/permutation_importance.png",
+        "figures/precision_recall.png",
+        "figures/roc.png",
+    ]
+    assert summary["champion"] == card["version"] == "1"
+    assert summary["versions"]["1"]["tags"]["f1_macro"] == str(card["metrics"]["f1_macro"])
+    assert set(summary["signature_inputs"]) == {f["name"] for f in card["features"]}
+    assert summary["input_example"]
+
+
+def test_dvc_lock_hash_recorded_for_the_training_data(piped_project: Project):
+    lock = (piped_project.path / "dvc.lock").read_text()
+    card = read_json(piped_project, "models/model.json")
+    assert f"md5: {card['dvc_data_md5']}" in lock
+
+
+def test_model_json_describes_model_data_and_lineage(piped_project: Project):
+    card = read_json(piped_project, "models/model.json")
+    for key in (
+        "name",
+        "version",
+        "task",
+        "model_family",
+        "created_at",
+        "example",
+        "metrics",
+        "baseline_metrics",
+        "primary_metric",
+        "training_data_sha256",
+    ):
+        assert card[key] not in (None, "", {}), key
+    assert card["target"]["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert [f["name"] for f in card["features"]] == list(card["example"])
+    assert card["data"]["train_rows"] + card["data"]["test_rows"] == 344
+    mlflow = card["mlflow"]
+    assert mlflow["registered_model_uri"] == f"models:/{MODEL_NAME}/1"
+    assert mlflow["model_uri"].startswith("models:/") and mlflow["champion_decision"] == "first"
+    assert card["artifacts"] | {"parity_check": None} == {
+        "skops": "pipeline.skops",
+        "onnx": "model.onnx",
+        "backend": "onnx",
+        "parity": card["artifacts"]["parity"],
+        "parity_check": None,
+    }
+
+
+PARITY = """
+import json, numpy as np, onnxruntime as ort, pandas as pd
+from {package}.config import get_paths
+from {package}.data.schema import DatasetSchema
+from {package}.features import model_frame
+from {package}.model_io import load_skops
+from {package}.training.export import onnx_inputs
+paths = get_paths()
+schema = DatasetSchema.model_validate(json.loads(paths.features.read_text()))
+test = pd.read_parquet(paths.test)
+pipeline = load_skops(paths.pipeline)
+session = ort.InferenceSession(str(paths.onnx), providers=["CPUExecutionProvider"])
+labels, proba = session.run(None, onnx_inputs(test, schema))
+x = model_frame(test, schema)
+print(json.dumps({{
+    "labels_equal": bool((np.asarray(labels).ravel() == pipeline.predict(x)).all()),
+    "max_proba_diff": float(np.abs(proba - pipeline.predict_proba(x)).max()),
+    "rows": len(test),
+}}))
+"""
+
+
+def test_onnx_artifact_matches_the_skops_pipeline(piped_project: Project):
+    card = read_json(piped_project, "models/model.json")
+    check = card["artifacts"]["parity_check"]
+    assert check["passed"] and check["label_agreement"] == 1.0
+    assert check["max_abs_diff"] < 1e-5  # trees see unscaled numbers: float32 changes no split
+    result = in_project(piped_project, PARITY.format(package=piped_project.package))
+    assert result == {
+        "labels_equal": True,
+        "max_proba_diff": result["max_proba_diff"],
+        "rows": check["test_rows"],
+    }
+    assert result["max_proba_diff"] < 1e-5
+
+
+def test_report_model_card_and_readme_quote_metrics_json(piped_project: Project):
+    metrics = read_json(piped_project, "reports/metrics.json")
+    quality = read_json(piped_project, "reports/data_quality.json")
+    report = (piped_project.path / "reports" / "REPORT.md").read_text()
+    for name in ("accuracy", "f1_macro", "log_loss"):
+        assert f"| {metrics[name]:.4f} | {metrics['baseline'][name]:.4f} |" in report, name
+    primary = metrics["primary_metric"]
+    assert f"{metrics[f'cv_{primary}_mean']:.4f} ± {metrics[f'cv_{primary}_std']:.4f}" in report
+    baseline = metrics["baseline"]
+    assert f"{baseline[f'cv_{primary}_mean']:.4f} ± {baseline[f'cv_{primary}_std']:.4f}" in report
+    assert f"Rows in: {quality['rows_in']}; clean: {quality['rows_clean']}" in report
+    assert "| Adelie |" in report  # class balance of the split
+    for figure in ("confusion_matrix", "roc", "precision_recall", "permutation_importance"):
+        assert f"(figures/{figure}.png)" in report
+        assert (piped_project.path / "reports" / "figures" / f"{figure}.png").stat().st_size > 5000
+    questions = report.split("## What to try next")[1].strip().splitlines()
+    assert len(questions) >= 3 and all(q.startswith("- ") and q.endswith("?") for q in questions)
+    card = (piped_project.path / "reports" / "MODEL_CARD.md").read_text()
+    assert f"| {metrics[primary]:.4f} |" in card and "## Limitations" in card
+    readme = (piped_project.path / "README.md").read_text()
+    block = readme.split("<!-- results:start")[1].split("<!-- results:end -->")[0]
+    assert f"{metrics[primary]:.4f}" in block and "reports/figures/confusion_matrix.png" in block
+
+
+# -------------------------------------------------------------------------------------------------
+# Experiments on a copy: promotion both ways, reruns, dvc exp run, metrics and plots diff
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A copy of the piped project, its commits and what three experiments left behind.
+
+    1. `dvc exp run -S train.model=hist_gradient_boosting` (fresh MLflow store: version 1, the first
+       champion; ONNX conversion fails, so the skops fallback serves). Committed as `hgb_commit`.
+    2. `dvc exp run -S train.model=random_forest train`: the default model again, better on
+       f1_macro -> version 2 becomes champion. Its metrics must equal those of the original run.
+    3. `dvc exp run --temp ... train` with a one-level, five-tree forest: worse -> version 3 stays
+       a challenger. It runs in a copy under .dvc/tmp, yet must log to the workspace's store.
+    Experiments 2 and 3 stop after the train stage, where promotion happens (saves a minute).
+    """
+
+    project: Project
+    base_commit: str
+    hgb_commit: str
+    hgb_card: dict[str, Any]
+    hgb_metrics: dict[str, Any]
+    rf_card: dict[str, Any]
+    outputs: list[str]
+    mlflow: dict[str, Any]
+
+
+def _git(project: Project, *args: str) -> str:
+    return project.run(
+        ["git", "-c", "core.hooksPath=/dev/null", *args], env=fast_env()
+    ).stdout.strip()
+
+
+def _exp_run(project: Project, *args: str) -> str:
+    result = project.uv("run", "dvc", "exp", "run", *args, env=fast_env(), timeout=900)
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def lab(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    path = tmp_path_factory.mktemp("lab") / "project"
+    shutil.copytree(
+        piped_project.path,
+        path,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".venv", "mlflow.db", "mlartifacts", "tmp"),
+    )
+    project = synced(path, piped_project.package)
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "Pipeline results")
+    base_commit = _git(project, "rev-parse", "HEAD")
+    outputs = [_exp_run(project, "-S", "train.model=hist_gradient_boosting")]
+    hgb_card = read_json(project, "models/model.json")
+    hgb_metrics = read_json(project, "reports/metrics.json")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "Try HistGradientBoosting")
+    hgb_commit = _git(project, "rev-parse", "HEAD")
+    outputs.append(_exp_run(project, "-S", "train.model=random_forest", "train"))
+    rf_card = read_json(project, "models/model.json")
+    weak = ["-S", "train.random_forest.n_estimators=5", "-S", "train.random_forest.max_depth=1"]
+    outputs.append(_exp_run(project, "--temp", *weak, "train"))
+    summary = mlflow_summary(project)
+    yield Lab(project, base_commit, hgb_commit, hgb_card, hgb_metrics, rf_card, outputs, summary)
+
+
+def test_hist_gradient_boosting_falls_back_to_skops_cleanly(lab: Lab):
+    artifacts = lab.hgb_card["artifacts"]
+    assert artifacts["onnx"] is None and artifacts["backend"] == "skops"
+    assert artifacts["parity"].startswith("conversion failed")
+    assert lab.hgb_metrics["model"] == "hist_gradient_boosting"
+    assert lab.hgb_metrics["f1_macro"] > 0.9
+
+
+def test_rerun_reproduces_the_metrics_exactly(lab: Lab, piped_project: Project):
+    original = read_json(piped_project, "models/model.json")
+    for key in ("metrics", "baseline_metrics"):
+        rerun = {k: v for k, v in lab.rf_card[key].items() if k != "fit_seconds"}
+        assert rerun == {k: v for k, v in original[key].items() if k != "fit_seconds"}, key
+    assert lab.rf_card["artifacts"]["parity_check"] == original["artifacts"]["parity_check"]
+
+
+def test_better_model_moves_the_champion_and_worse_leaves_it(lab: Lab):
+    summary = lab.mlflow
+    decisions = {v: info["tags"]["champion_decision"] for v, info in summary["versions"].items()}
+    assert decisions == {"1": "first", "2": "promoted", "3": "kept"}
+    assert summary["champion"] == "2"
+    first, second, third = summary["runs"]
+    assert second["metrics"]["champion_previous_f1_macro"] == first["metrics"]["f1_macro"]
+    assert second["metrics"]["f1_macro"] > first["metrics"]["f1_macro"]
+    assert third["metrics"]["f1_macro"] < second["metrics"]["f1_macro"]
+    assert third["tags"]["champion.decision"] == "kept"
+    # Both scores and the decision are printed by the stage.
+    promoted = f"version 2 promoted to champion: f1_macro={second['metrics']['f1_macro']:.4f}"
+    assert (
+        f"{promoted} vs champion v1 f1_macro={first['metrics']['f1_macro']:.4f}" in lab.outputs[1]
+    )
+    assert "version 3 kept as challenger" in lab.outputs[2]
+
+
+def test_every_dvc_experiment_lands_in_the_workspace_store(lab: Lab):
+    summary = lab.mlflow
+    assert [run["params"]["train.model"] for run in summary["runs"]] == [
+        "hist_gradient_boosting",
+        "random_forest",
+        "random_forest",
+    ]
+    assert summary["runs"][2]["params"]["train.random_forest.max_depth"] == "1"  # the --temp one
+    listed = lab.project.uv(
+        "run", "dvc", "exp", "list", "--all-commits", "--name-only", env=fast_env()
+    ).stdout
+    assert {run["tags"]["dvc_experiment"] for run in summary["runs"]} == set(listed.split())
+    assert [
+        p.relative_to(lab.project.path).as_posix() for p in lab.project.path.rglob("mlflow.db")
+    ] == ["mlflow.db"]
+
+
+def test_dvc_metrics_diff_between_two_commits(lab: Lab):
+    diff = json.loads(
+        lab.project.uv(
+            "run",
+            "dvc",
+            "metrics",
+            "diff",
+            lab.base_commit,
+            lab.hgb_commit,
+            "--json",
+            env=fast_env(),
+        ).stdout
+    )
+    changes = diff["reports/metrics.json"]
+    assert changes["f1_macro"]["old"] == pytest.approx(1.0)
+    assert changes["f1_macro"]["new"] == pytest.approx(lab.hgb_metrics["f1_macro"])
+    assert math.isclose(
+        changes["f1_macro"]["diff"], lab.hgb_metrics["f1_macro"] - 1.0, abs_tol=1e-9
+    )
+
+
+def test_dvc_plots_diff_between_two_commits(lab: Lab, tmp_path: Path):
+    revisions = [lab.base_commit, lab.hgb_commit]
+    shown = lab.project.uv(
+        "run",
+        "dvc",
+        "plots",
+        "diff",
+        *revisions,
+        "--json",
+        "--split",
+        "-o",
+        str(tmp_path / "json"),
+        env=fast_env(),
+    ).stdout
+    plots = json.loads(shown)["data"]
+    for name in ("confusion.csv", "roc.csv", "precision_recall.csv", "importance.csv"):
+        (entry,) = plots[f"reports/plots/{name}"]
+        assert entry["revisions"] == revisions, name
+        rows = entry["anchor_definitions"]["<DVC_METRIC_DATA>"]
+        assert {row["rev"] for row in rows} == set(revisions), name
+    for figure in ("confusion_matrix", "roc", "precision_recall", "permutation_importance"):
+        assert [e["revisions"] for e in plots[f"reports/figures/{figure}.png"]] == [
+            [r] for r in revisions
+        ]
+    html = tmp_path / "html"
+    lab.project.uv("run", "dvc", "plots", "diff", *revisions, "-o", str(html), env=fast_env())
+    assert (html / "index.html").stat().st_size > 1000
+
+
+# -------------------------------------------------------------------------------------------------
+# Regression: the diabetes set
+# -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A diabetes render, its stages run one by one without MLflow (tracked runs: see above)."""
+    path = render(
+        tmp_path_factory.mktemp("diabetes") / "project",
+        tasks=False,
+        project_name="Diabetes Progression",
+        dataset="diabetes",
+    )
+    project = synced(path, "diabetes_progression")
+    # The six stages in one process (each CLI command is a plain function): the imports are paid
+    # once, which saves about half a minute against six processes.
+    stages = (
+        f"from {project.package} import cli; cli.collect(); cli.clean(); cli.featurize(); "
+        "cli.train(no_tracking=True); cli.evaluate(no_tracking=True); cli.report()"
+    )
+    project.uv("run", "python", "-c", stages, env=fast_env(), timeout=900)
+    return project
+
+
+def test_model_beats_the_baseline_on_diabetes(diabetes: Project):
+    metrics = read_json(diabetes, "reports/metrics.json")
+    assert metrics["primary_metric"] == "r2"
+    assert metrics["r2"] > metrics["baseline"]["r2"]
+    assert metrics["rmse"] < metrics["baseline"]["rmse"]
+    assert metrics["r2"] > 0.4
+    assert metrics["cv_folds"] == 5 and "cv_rmse_std" in metrics
+
+
+def test_regression_plots_figures_and_onnx(diabetes: Project):
+    plots = diabetes.path / "reports" / "plots"
+    assert sorted(p.name for p in plots.glob("*.csv")) == [
+        "importance.csv",
+        "predictions.csv",
+        "residuals.csv",
+    ]
+    header = (plots / "residuals.csv").read_text().splitlines()[0]
+    assert header == "predicted,residual"
+    figures = sorted(p.name for p in (diabetes.path / "reports" / "figures").glob("*.png"))
+    assert figures == ["permutation_importance.png", "predicted_vs_actual.png", "residuals.png"]
+    card = read_json(diabetes, "models/model.json")
+    assert card["artifacts"]["backend"] == "onnx", card["artifacts"]["parity"]
+    assert card["artifacts"]["parity_check"]["max_abs_diff"] < 1e-3
+    assert card["mlflow"]["run_id"] is None  # --no-tracking
+
+
+def test_regression_report_quotes_the_numbers(diabetes: Project):
+    metrics = read_json(diabetes, "reports/metrics.json")
+    report = (diabetes.path / "reports" / "REPORT.md").read_text()
+    assert (
+        f"| r2 **(primary)** | {metrics['r2']:.4f} | {metrics['baseline']['r2']:.4f} | better"
+        in report
+    )
+    assert f"{metrics['cv_r2_mean']:.4f} ± {metrics['cv_r2_std']:.4f}" in report
+    assert "Target on the training split: mean" in report
+    assert "Not tracked in MLflow" in report
+
+
+# -------------------------------------------------------------------------------------------------
+# The `tuning` answer
+# -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tuning", [False, True])
+def test_tuning_answer_switches_the_search_and_its_dependency(tuning: bool, tmp_path: Path):
+    project = render(tmp_path / "p", tasks=False, tuning=tuning)
+    params = (project / "params.yaml").read_text()
+    assert f"enabled: {str(tuning).lower()}" in params
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    pipeline = pyproject["dependency-groups"]["pipeline"]
+    assert any(dep.startswith("optuna") for dep in pipeline) is tuning
+    assert not any("optuna" in dep for dep in pyproject["project"]["dependencies"])
+    assert (project / "tests" / "test_training_tuning.py").is_file() is tuning
+    sources = (project / "src" / DEFAULT_PACKAGE / "training").glob("*.py")
+    assert not any("{{" in path.read_text() or "{%" in path.read_text() for path in sources)
