@@ -122,9 +122,12 @@ def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_project(default_render: Path) -> Project:
-    """The default render, installed with `uv sync`."""
-    return synced(default_render, DEFAULT_PACKAGE)
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default answers in a render of its own, installed with `uv sync`.
+
+    Separate from `default_render`, which must stay exactly as copier wrote it (no .venv, no uv.lock).
+    """
+    return synced(render(tmp_path_factory.mktemp("default-synced") / "project"), DEFAULT_PACKAGE)
 
 
 def readme_commands() -> list[str]:

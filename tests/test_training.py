@@ -456,9 +456,7 @@ def test_regression_report_quotes_the_numbers(diabetes: Project):
 # -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tuning", [False, True])
-def test_tuning_answer_switches_the_search_and_its_dependency(tuning: bool, tmp_path: Path):
-    project = render(tmp_path / "p", tasks=False, tuning=tuning)
+def _tuning_switches(project: Path, tuning: bool) -> None:
     params = (project / "params.yaml").read_text()
     assert f"enabled: {str(tuning).lower()}" in params
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -468,3 +466,8 @@ def test_tuning_answer_switches_the_search_and_its_dependency(tuning: bool, tmp_
     assert (project / "tests" / "test_training_tuning.py").is_file() is tuning
     sources = (project / "src" / DEFAULT_PACKAGE / "training").glob("*.py")
     assert not any("{{" in path.read_text() or "{%" in path.read_text() for path in sources)
+
+
+def test_tuning_answer_switches_the_search_and_its_dependency(default_render: Path, tmp_path: Path):
+    _tuning_switches(default_render, tuning=False)
+    _tuning_switches(render(tmp_path / "p", tasks=False, tuning=True), tuning=True)

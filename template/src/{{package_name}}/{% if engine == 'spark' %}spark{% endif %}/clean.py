@@ -22,6 +22,7 @@ import math
 import shutil
 from collections import Counter
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +59,18 @@ log = logging.getLogger(__name__)
 
 REASONS = "_reasons"
 PROBLEM_TYPE = "struct<column:string,problem:string,value:string,number:double>"
-# Python's str.strip() removes every Unicode whitespace character; Java's \s knows only ASCII ones.
-_PY_SPACE = "".join("\\x" + "{" + format(code, "x") + "}" for code in range(0x110000) if chr(code).isspace())
-STRIP = f"^[{_PY_SPACE}]+|[{_PY_SPACE}]+$"
-# What pandas.to_numeric accepts once the text is trimmed (Spark's cast also takes '1.5d' or '0x1p3').
-NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|(?i)^[+-]?inf(inity)?$"
+# What Python's str.strip() removes: every character for which str.isspace() is true (Spark's
+# trim() removes only spaces).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# Spark's cast to double also takes what pandas.to_numeric refuses: '1.5d', '2f', '0x1p3'.
+NUMBER_END = list("0123456789.")
+INFINITIES = ["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
 CURRENCY = r"(?U)^([+-]?)\s*[$€£¥]\s*"
 PERCENT = r"(?U)\s*%$"
+UNIT_SIGNS = ("$", "€", "£", "¥", "%")
 TRUE_TEXT = sorted(TRUE_TOKENS | {"1", "1.0"})
 FALSE_TEXT = sorted(FALSE_TOKENS | {"0", "0.0"})
 # pandera check name -> Spark condition for a failing, non-null value.
@@ -101,7 +107,7 @@ def as_text(column: Column) -> Column:
     """data.schema.as_text: trimmed the way Python trims, null kept null."""
     from pyspark.sql import functions as F
 
-    return F.regexp_replace(column, STRIP, "")
+    return F.btrim(column, F.lit(PY_WHITESPACE))
 
 
 def _problem(
@@ -124,7 +130,10 @@ def _number_text(text: Column, rule: str) -> Column:
     """data.schema._number_text, with the per-column separator decision made beforehand (`rule`)."""
     from pyspark.sql import functions as F
 
-    text = F.regexp_replace(F.regexp_replace(text, CURRENCY, "$1"), PERCENT, "")
+    units = reduce(lambda a, b: a | b, [text.contains(sign) for sign in UNIT_SIGNS])
+    text = F.when(units, F.regexp_replace(F.regexp_replace(text, CURRENCY, "$1"), PERCENT, "")).otherwise(
+        text
+    )
     if rule == "thousands":
         return F.regexp_replace(text, ",", "")
     if rule == "decimal":
@@ -136,7 +145,8 @@ def _parse_number(text: Column) -> Column:
     """data.schema.parse_numeric on number-like text: a double, or null where pandas gives NaN."""
     from pyspark.sql import functions as F
 
-    return F.when(text.rlike(NUMBER), text.try_cast("double"))
+    plain = F.substring(text, -1, 1).isin(NUMBER_END) & ~text.contains("x") & ~text.contains("X")
+    return F.when(plain | F.lower(text).isin(INFINITIES), text.try_cast("double"))
 
 
 def _separator_stats(text: Column) -> list[Column]:

@@ -150,10 +150,7 @@ def read_raw(spark: SparkSession, path: Path, encoding: str | None) -> RawTable:
     rows = total - header_records
     if rows <= 0:
         raise DataError(f"{path} has a header but no data rows; add rows to the file.")
-    na = F.array(*[F.lit(token) for token in NA_TOKENS])
-    text = [
-        F.when(F.array_contains(na, F.col(c)), F.lit(None)).otherwise(F.col(c)).alias(c) for c in internal
-    ]
+    text = [F.when(F.col(c).isin(NA_TOKENS), F.lit(None)).otherwise(F.col(c)).alias(c) for c in internal]
     table = frame.select(position.alias(ROW), *text).where(F.col(ROW) >= header_records)
     return RawTable(frame=table, columns=columns, rows=rows, format=fmt)
 
