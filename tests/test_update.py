@@ -6,6 +6,7 @@ then changes the template, tags again, and updates the project through copier's 
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -136,7 +137,7 @@ def test_update_without_template_change_leaves_git_clean(template_copy: Path, pr
 
 def test_user_data_models_tracking_and_params_are_never_overwritten(template_copy: Path, project: Path):
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 321"))
+    params.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 321", params.read_text()))
     _commit_all(project, "tuned")
     owned = {
         "data/raw/penguins.csv": "species\nmine\n",
@@ -150,7 +151,7 @@ def test_user_data_models_tracking_and_params_are_never_overwritten(template_cop
 
     def change(template: Path) -> None:
         source = template / "params.yaml.jinja"
-        source.write_text(source.read_text().replace("n_estimators: 200", "n_estimators: 500"))
+        source.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 500", source.read_text()))
         (template / "models").mkdir(exist_ok=True)
         (template / "models" / "model.json").write_text("{}\n")
 
