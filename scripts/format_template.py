@@ -28,7 +28,7 @@ ONLY_PACKAGE_JINJA = re.compile(r"\{\{\s*package_name\s*\}\}")
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "p"
-        run_copy(str(ROOT), dst, data={"package_name": SENTINEL}, defaults=True, unsafe=True, skip_tasks=True, quiet=True)
+        run_copy(str(ROOT), dst, data={"package_name": SENTINEL}, vcs_ref="HEAD", defaults=True, unsafe=True, skip_tasks=True, quiet=True)
         ruff = shutil.which("ruff") or "ruff"
         subprocess.run([ruff, "check", "--fix", "--quiet", "."], cwd=dst, check=False)
         subprocess.run([ruff, "format", "--quiet", "."], cwd=dst, check=True)

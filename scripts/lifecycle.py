@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter()
 
     started = step(f"1/4 render the template into {folder}")
-    run_copy(str(REPO), folder, data=parse_answers(args.data), defaults=True, unsafe=True, quiet=True)
+    # vcs_ref="HEAD": this checkout as it is, not the newest release tag copier would pick.
+    run_copy(
+        str(REPO), folder, data=parse_answers(args.data), vcs_ref="HEAD", defaults=True, unsafe=True, quiet=True
+    )
     answers = yaml.safe_load((folder / ".copier-answers.yml").read_text())
     package = answers["package_name"]
     done(started)

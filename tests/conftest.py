@@ -74,12 +74,24 @@ def run(
     return result
 
 
-def render(dst: Path, src: Path | str = REPO, *, tasks: bool = True, **answers: Any) -> Path:
-    """Render the template with `answers` (defaults for the rest) into `dst`."""
+def render(
+    dst: Path,
+    src: Path | str = REPO,
+    *,
+    tasks: bool = True,
+    vcs_ref: str = "HEAD",
+    **answers: Any,
+) -> Path:
+    """Render the template with `answers` (defaults for the rest) into `dst`.
+
+    `vcs_ref="HEAD"` renders the working tree, uncommitted changes included. Without it copier
+    would render the newest tag, so a test run would check the last release, not the code.
+    """
     run_copy(
         str(src),
         dst,
         data=answers,
+        vcs_ref=vcs_ref,
         defaults=True,
         unsafe=True,
         skip_tasks=not tasks,

@@ -90,6 +90,24 @@ def test_pre_commit_passes_without_changes(piped_project: Project):
     assert piped_project.run(["git", "status", "--porcelain"]).stdout == before
 
 
+def test_pre_commit_refuses_update_leftovers(piped_project: Project):
+    """A conflict left by `copier update` (markers or a .rej file) cannot be committed."""
+    marked = piped_project.path / "CONFLICTED.md"
+    reject = piped_project.path / "params.yaml.rej"
+    marked.write_text("keep\n" + "<" * 7 + " before updating\nours\n=======\ntheirs\n" + ">" * 7 + " after updating\n")
+    reject.write_text("@@ -1 +1 @@\n-a\n+b\n")
+    try:
+        result = piped_project.uv(
+            "run", "pre-commit", "run", "--files", marked.name, reject.name, check=False, timeout=300
+        )
+    finally:
+        marked.unlink()
+        reject.unlink()
+    assert result.returncode == 1, result.stdout
+    assert "CONFLICTED.md:2:" in result.stdout, result.stdout
+    assert "params.yaml.rej" in result.stdout and "delete the file" in result.stdout, result.stdout
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

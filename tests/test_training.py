@@ -2,7 +2,8 @@
 
 Read-only checks use the shared `piped_project`. Anything that changes params, commits or runs
 experiments works on `lab`: a copy of that project with a fresh MLflow store, in which three DVC
-experiments run (see the fixture). The diabetes project checks the regression side.
+experiments run (see the fixture). The diabetes project checks the regression side, tracked to
+a store outside the project through MLFLOW_TRACKING_URI.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ runs = mlflow.search_runs(
 out = {{"runs": [], "versions": {{}}}}
 for run in runs:
     figures = [a.path for a in client.list_artifacts(run.info.run_id, "figures")]
+    card = [a.path for a in client.list_artifacts(run.info.run_id, "card")]
     out["runs"].append({{
         "id": run.info.run_id, "status": run.info.status, "params": run.data.params,
-        "metrics": run.data.metrics, "tags": run.data.tags, "figures": figures,
+        "metrics": run.data.metrics, "tags": run.data.tags, "figures": figures, "card": card,
         "inputs": sorted(
             (i.dataset.name, [t.value for t in i.tags][0]) for i in run.inputs.dataset_inputs
         ),
@@ -119,6 +121,7 @@ def test_mlflow_run_records_params_tags_inputs_model_and_figures(piped_project: 
         "figures/precision_recall.png",
         "figures/roc.png",
     ]
+    assert run["card"] == ["card/model.json"]
     assert summary["champion"] == card["version"] == "1"
     assert summary["versions"]["1"]["tags"]["f1_macro"] == str(card["metrics"]["f1_macro"])
     assert set(summary["signature_inputs"]) == {f["name"] for f in card["features"]}
@@ -329,6 +332,8 @@ def test_every_dvc_experiment_lands_in_the_workspace_store(lab: Lab):
         "random_forest",
     ]
     assert summary["runs"][2]["params"]["train.random_forest.max_depth"] == "1"  # the --temp one
+    data_versions = {run["tags"]["dvc_data_md5"] for run in summary["runs"]}
+    assert data_versions == {lab.hgb_card["dvc_data_md5"]} and lab.hgb_card["dvc_data_md5"]
     listed = lab.project.uv(
         "run", "dvc", "exp", "list", "--all-commits", "--name-only", env=fast_env()
     ).stdout
@@ -393,28 +398,38 @@ def test_dvc_plots_diff_between_two_commits(lab: Lab, tmp_path: Path):
 # -------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Diabetes:
+    """The diabetes project, tracked to a store outside it through MLFLOW_TRACKING_URI."""
+
+    project: Project
+    store: Path  # the folder of the overriding SQLite database
+
+
 @pytest.fixture(scope="module")
-def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A diabetes render, its stages run one by one without MLflow (tracked runs: see above)."""
+def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Diabetes:
+    folder = tmp_path_factory.mktemp("diabetes")
     path = render(
-        tmp_path_factory.mktemp("diabetes") / "project",
-        tasks=False,
-        project_name="Diabetes Progression",
-        dataset="diabetes",
+        folder / "project", tasks=False, project_name="Diabetes Progression", dataset="diabetes"
     )
     project = synced(path, "diabetes_progression")
+    store = folder / "elsewhere"
+    store.mkdir()
     # The six stages in one process (each CLI command is a plain function): the imports are paid
     # once, which saves about half a minute against six processes.
     stages = (
         f"from {project.package} import cli; cli.collect(); cli.clean(); cli.featurize(); "
-        "cli.train(no_tracking=True); cli.evaluate(no_tracking=True); cli.report()"
+        "cli.train(); cli.evaluate(); cli.report()"
     )
-    project.uv("run", "python", "-c", stages, env=fast_env(), timeout=900)
-    return project
+    override = f"sqlite:///{store / 'mlflow.db'}"
+    project.uv(
+        "run", "python", "-c", stages, env=fast_env(MLFLOW_TRACKING_URI=override), timeout=900
+    )
+    return Diabetes(project, store)
 
 
-def test_model_beats_the_baseline_on_diabetes(diabetes: Project):
-    metrics = read_json(diabetes, "reports/metrics.json")
+def test_model_beats_the_baseline_on_diabetes(diabetes: Diabetes):
+    metrics = read_json(diabetes.project, "reports/metrics.json")
     assert metrics["primary_metric"] == "r2"
     assert metrics["r2"] > metrics["baseline"]["r2"]
     assert metrics["rmse"] < metrics["baseline"]["rmse"]
@@ -422,8 +437,9 @@ def test_model_beats_the_baseline_on_diabetes(diabetes: Project):
     assert metrics["cv_folds"] == 5 and "cv_rmse_std" in metrics
 
 
-def test_regression_plots_figures_and_onnx(diabetes: Project):
-    plots = diabetes.path / "reports" / "plots"
+def test_regression_plots_figures_and_onnx(diabetes: Diabetes):
+    root = diabetes.project.path
+    plots = root / "reports" / "plots"
     assert sorted(p.name for p in plots.glob("*.csv")) == [
         "importance.csv",
         "predictions.csv",
@@ -431,24 +447,33 @@ def test_regression_plots_figures_and_onnx(diabetes: Project):
     ]
     header = (plots / "residuals.csv").read_text().splitlines()[0]
     assert header == "predicted,residual"
-    figures = sorted(p.name for p in (diabetes.path / "reports" / "figures").glob("*.png"))
+    figures = sorted(p.name for p in (root / "reports" / "figures").glob("*.png"))
     assert figures == ["permutation_importance.png", "predicted_vs_actual.png", "residuals.png"]
-    card = read_json(diabetes, "models/model.json")
+    card = read_json(diabetes.project, "models/model.json")
     assert card["artifacts"]["backend"] == "onnx", card["artifacts"]["parity"]
     assert card["artifacts"]["parity_check"]["max_abs_diff"] < 1e-3
-    assert card["mlflow"]["run_id"] is None  # --no-tracking
 
 
-def test_regression_report_quotes_the_numbers(diabetes: Project):
-    metrics = read_json(diabetes, "reports/metrics.json")
-    report = (diabetes.path / "reports" / "REPORT.md").read_text()
-    assert (
-        f"| r2 **(primary)** | {metrics['r2']:.4f} | {metrics['baseline']['r2']:.4f} | better"
-        in report
-    )
+def test_mlflow_tracking_uri_overrides_the_project_store(diabetes: Diabetes):
+    root = diabetes.project.path
+    card = read_json(diabetes.project, "models/model.json")
+    assert not (root / "mlflow.db").exists() and not (root / "mlartifacts").exists()
+    assert (diabetes.store / "mlflow.db").is_file()
+    run_artifacts = diabetes.store / "mlartifacts" / card["mlflow"]["run_id"] / "artifacts"
+    assert card["mlflow"]["artifact_uri"] == run_artifacts.as_uri()
+    assert (run_artifacts / "figures" / "residuals.png").is_file()  # logged by the evaluate stage
+    assert card["mlflow"]["registered_model_uri"] == "models:/diabetes_progression/1"
+    assert card["mlflow"]["champion_decision"] == "first"
+
+
+def test_regression_report_quotes_the_numbers(diabetes: Diabetes):
+    metrics = read_json(diabetes.project, "reports/metrics.json")
+    report = (diabetes.project.path / "reports" / "REPORT.md").read_text()
+    primary = f"| r2 **(primary)** | {metrics['r2']:.4f} | {metrics['baseline']['r2']:.4f} | better"
+    assert primary in report
     assert f"{metrics['cv_r2_mean']:.4f} ± {metrics['cv_r2_std']:.4f}" in report
     assert "Target on the training split: mean" in report
-    assert "Not tracked in MLflow" in report
+    assert "registered as `models:/diabetes_progression/1`" in report
 
 
 # -------------------------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ def prepare_project(workdir: Path, engine: str) -> Path:
             str(REPO),
             folder,
             data={"engine": engine, "project_name": "Scale Bench"},
+            vcs_ref="HEAD",
             defaults=True,
             unsafe=True,
             quiet=True,
@@ -318,9 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     results: dict[str, dict[int, dict]] = {
-        engine: {int(k): v for k, v in previous.get("results", {}).get(engine, {}).items()}
-        for engine in engines
+        engine: {int(k): v for k, v in runs.items()}
+        for engine, runs in previous.get("results", {}).items()
     }
+    for engine in engines:
+        results.setdefault(engine, {})
     folders = {engine: prepare_project(args.workdir, engine) for engine in engines}
     for rows in sizes:
         csv = args.workdir / f"customers-{label(rows)}.csv"

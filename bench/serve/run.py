@@ -133,7 +133,7 @@ def prepare_project(path: Path | None, workdir: Path) -> Path:
 
     project = workdir / "project"
     print(f"rendering the default project into {project} ...", flush=True)
-    run_copy(str(REPO), project, defaults=True, unsafe=True, quiet=True)
+    run_copy(str(REPO), project, vcs_ref="HEAD", defaults=True, unsafe=True, quiet=True)
     print("uv sync, then dvc repro (trains the model: a few minutes) ...", flush=True)
     sh(["uv", "sync"], project)
     sh(["uv", "run", "dvc", "repro"], project)

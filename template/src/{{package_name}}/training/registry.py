@@ -6,6 +6,9 @@ MLflow is imported inside the functions (it takes seconds), so importing this mo
 
 from __future__ import annotations
 
+import configparser
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -66,8 +69,9 @@ def tracking_paths(paths: Paths) -> Paths:
 def configure(paths: Paths, experiment: str) -> str:
     """Point MLflow at the project's store (or $MLFLOW_TRACKING_URI) and experiment; return its id.
 
-    A local SQLite store keeps artifacts in mlartifacts/ beside it (an absolute path, so that
-    experiments run in temporary copies still write there); a server decides for itself.
+    A SQLite store keeps artifacts in the mlartifacts/ folder beside its database file (an
+    absolute path, so that experiments run in temporary copies still write there); a server
+    decides for itself.
     """
     import mlflow
 
@@ -79,8 +83,10 @@ def configure(paths: Paths, experiment: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         experiment_id = found.experiment_id
-    elif uri.startswith("sqlite:"):
-        experiment_id = mlflow.create_experiment(name, artifact_location=store.mlartifacts.as_uri())
+    elif uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///")).resolve()
+        artifacts = database.parent / "mlartifacts"
+        experiment_id = mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
     else:
         experiment_id = mlflow.create_experiment(name)
     mlflow.set_experiment(experiment_id=experiment_id)
@@ -118,16 +124,63 @@ def template_version(root: Path) -> str:
 
 
 def dvc_output_hash(root: Path, output: str) -> str | None:
-    """The hash dvc.lock records for a stage output (e.g. 'data/processed'), or None."""
+    """The hash dvc.lock records for a stage output (e.g. 'data/processed'), if still current.
+
+    Stages run outside DVC (`<package> featurize` by hand) leave dvc.lock behind the data; the
+    hash is returned only when the files on disk still match the listing DVC cached for it, so
+    a run is never tagged with a data version it did not use.
+    """
     lock = root / "dvc.lock"
     if not lock.is_file():
         return None
     stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
-    for stage in stages.values():
-        for out in stage.get("outs", []):
-            if out.get("path") == output:
-                return out.get("md5") or out.get("hash")
-    return None
+    recorded = next(
+        (out for stage in stages.values() for out in stage.get("outs", []) if out.get("path") == output),
+        None,
+    )
+    digest = (recorded or {}).get("md5")
+    if not digest:
+        return None
+    target = root / output
+    if not digest.endswith(".dir"):
+        return digest if target.is_file() and _md5(target) == digest else None
+    manifests = [cache / "files" / "md5" / digest[:2] / digest[2:] for cache in _dvc_caches(root)]
+    manifest = next((m for m in manifests if m.is_file()), None)
+    if manifest is None or not target.is_dir():
+        return None
+    listing = {item["relpath"]: item["md5"] for item in json.loads(manifest.read_text(encoding="utf-8"))}
+    on_disk = {p.relative_to(target).as_posix(): p for p in target.rglob("*") if p.is_file()}
+    if set(on_disk) != set(listing):
+        return None
+    return digest if all(_md5(path) == listing[name] for name, path in on_disk.items()) else None
+
+
+def _dvc_caches(root: Path) -> list[Path]:
+    """Where DVC may keep its cache: `cache.dir` from its config, .dvc/cache, and $DVC_ROOT's.
+
+    $DVC_ROOT is the workspace when `dvc exp run --temp` runs the stages in a copy of it.
+    """
+    caches = []
+    for name in ("config.local", "config"):
+        config = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            config.read(root / ".dvc" / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if config.has_option("cache", "dir"):
+            caches.append((root / ".dvc" / config.get("cache", "dir")).resolve())
+    caches.append(root / ".dvc" / "cache")
+    if dvc_root := os.environ.get("DVC_ROOT"):
+        caches.append(Path(dvc_root) / ".dvc" / "cache")
+    return caches
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

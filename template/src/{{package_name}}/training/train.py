@@ -357,6 +357,9 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
         "artifacts": exported,
     }
     write_json(paths.model_card_json, card)
+    if logged is not None:
+        # The run then holds what serving needs besides the model: the request schema and example.
+        registry.log_artifacts(logged.artifact_uri, [paths.model_card_json], "card", paths)
     write_json(
         paths.training_results,
         {
