@@ -1,4 +1,7 @@
-"""The default project, end to end: install, pipeline, tracking, its own tests, lint, serving."""
+"""The default project, end to end: install, pipeline, tracking, lint, serving.
+
+Its own test suite runs in test_polish.py, as the `uv run pytest` step of its generated CI.
+"""
 
 from __future__ import annotations
 
@@ -74,14 +77,6 @@ def test_report_and_readme_show_real_numbers(piped_project: Project):
     assert (piped_project.path / "reports" / "REPORT.md").is_file()
     assert (piped_project.path / "reports" / "MODEL_CARD.md").is_file()
     assert (piped_project.path / "reports" / "figures" / "confusion_matrix.png").stat().st_size > 1000
-
-
-def test_generated_tests_pass(piped_project: Project):
-    result = piped_project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", timeout=900)
-    summary = result.stdout.strip().splitlines()[-1]
-    passed = int(summary.split(" passed")[0].split()[-1])
-    assert passed >= 30, summary
-    assert "failed" not in summary
 
 
 def test_pre_commit_passes_without_changes(piped_project: Project):

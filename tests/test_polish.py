@@ -339,7 +339,7 @@ def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_
     workflow = yaml.safe_load((polished.path / ".github" / "workflows" / "ci.yml").read_text())
     summary = tmp_path / "step-summary.md"
     summary.touch()
-    ran: list[str] = []
+    outputs: dict[str, str] = {}
     for job_name, job in workflow["jobs"].items():
         for step in job["steps"]:
             if "uses" in step:
@@ -355,10 +355,13 @@ def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_
             env = clean_env(GITHUB_STEP_SUMMARY=str(summary), GITHUB_ACTIONS="true", CI="true")
             for scope in (workflow, job, step):
                 env |= {key: _github_value(value) for key, value in scope.get("env", {}).items()}
-            run_step(polished, step["run"], env, GITHUB_SHELL)
-            ran.append(step["run"])
+            outputs[step["run"].strip()] = run_step(polished, step["run"], env, GITHUB_SHELL)
 
-    assert {"uv sync", "uv run pytest", "uv run dvc repro"} <= {r.strip() for r in ran}, ran
+    assert {"uv sync", "uv run pytest", "uv run dvc repro"} <= set(outputs), list(outputs)
+    # The project's own test suite, run by that step (and nowhere else in these tests).
+    summary_line = [line for line in outputs["uv run pytest"].splitlines() if " passed" in line][-1]
+    assert int(re.search(r"(\d+) passed", summary_line).group(1)) >= 30, summary_line
+    assert "failed" not in summary_line and "error" not in summary_line, summary_line
     text = summary.read_text()
     assert "\x1b[" not in text, "colour codes in the job summary"
     this_run, against_base = text.split("## Metrics: this pull request against main")
