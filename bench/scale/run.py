@@ -249,13 +249,13 @@ def growth(results: dict[str, dict[int, dict]]) -> list[str]:
         ordered = sorted(sizes)
         if len(ordered) < 2:
             continue
-        small, large = ordered[0], ordered[-1]
-        for group in ("data", "train"):
-            ratio = (sizes[large][group]["seconds"] / large) / (
-                sizes[small][group]["seconds"] / small
-            )
-            at = f"{label(large)} / at {label(small)}"
-            lines.append(f"{engine} {group}: time per row at {at} = {ratio:.2f}")
+        for small, large in zip(ordered, ordered[1:], strict=False):
+            for group in ("data", "train"):
+                ratio = (sizes[large][group]["seconds"] / large) / (
+                    sizes[small][group]["seconds"] / small
+                )
+                at = f"{label(large)} / at {label(small)}"
+                lines.append(f"{engine} {group}: time per row at {at} = {ratio:.2f}")
         if engine == "spark":
             python = [f"{label(n)} {sizes[n]['data']['peak_python_mb']:.0f} MB" for n in ordered]
             lines.append(f"spark data stages, driver Python peak RSS: {', '.join(python)}")
@@ -311,7 +311,18 @@ def main(argv: list[str] | None = None) -> int:
         help="projects and data (reused)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument(
+        "--report", action="store_true", help="print the tables from --out and run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        if not args.out.exists():
+            sys.exit(f"error: {args.out} does not exist; run the benchmark first")
+        saved = json.loads(args.out.read_text())["results"]
+        done = {engine: {int(k): v for k, v in runs.items()} for engine, runs in saved.items()}
+        print(table(done) + "\n")
+        print("\n".join(growth(done) + goals(done)))
+        return 0
     if not Path("/proc/self/status").exists():
         sys.exit("error: this benchmark reads /proc to measure memory; run it on Linux")
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
