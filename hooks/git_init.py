@@ -28,8 +28,10 @@ def _has_identity() -> bool:
 
 def main() -> int:
     if shutil.which("git") is None:
-        print("mlfolio: git is not installed; skipping 'git init'. Install git, then run "
-              "'git init && git add -A && git commit -m \"Initial commit\"' in the project.")
+        print(
+            "mlfolio: git is not installed; skipping 'git init'. Install git, then run "
+            "'git init && git add -A && git commit -m \"Initial commit\"' in the project."
+        )
         return 0
     if _git("rev-parse", "--is-inside-work-tree", check=False).returncode == 0:
         print("mlfolio: this folder is already inside a git repository; leaving it as it is.")

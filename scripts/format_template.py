@@ -28,7 +28,16 @@ ONLY_PACKAGE_JINJA = re.compile(r"\{\{\s*package_name\s*\}\}")
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "p"
-        run_copy(str(ROOT), dst, data={"package_name": SENTINEL}, vcs_ref="HEAD", defaults=True, unsafe=True, skip_tasks=True, quiet=True)
+        run_copy(
+            str(ROOT),
+            dst,
+            data={"package_name": SENTINEL},
+            vcs_ref="HEAD",
+            defaults=True,
+            unsafe=True,
+            skip_tasks=True,
+            quiet=True,
+        )
         ruff = shutil.which("ruff") or "ruff"
         subprocess.run([ruff, "check", "--fix", "--quiet", "."], cwd=dst, check=False)
         subprocess.run([ruff, "format", "--quiet", "."], cwd=dst, check=True)
@@ -52,7 +61,10 @@ def main() -> int:
                     jinja_source.write_text(restored)
                     print(f"formatted {relative}.jinja")
         for relative in skipped:
-            print(f"skipped {relative}.jinja (has Jinja beyond the package name): format it by hand", file=sys.stderr)
+            print(
+                f"skipped {relative}.jinja (has Jinja beyond the package name): format it by hand",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -33,7 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def project_env() -> dict[str, str]:
     """This repository's virtualenv must not leak into the generated project's commands."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")
+    }
     env.setdefault("UV_NO_PROGRESS", "1")
     env.setdefault("MPLBACKEND", "Agg")
     return env
@@ -53,7 +57,10 @@ def sh(cmd: list[str], cwd: Path, timeout: float = 1800) -> None:
     print("    $ " + " ".join(cmd), flush=True)
     result = subprocess.run(cmd, cwd=cwd, env=project_env(), timeout=timeout, check=False)
     if result.returncode != 0:
-        sys.exit(f"error: '{' '.join(cmd)}' failed with exit code {result.returncode} (see its output above)")
+        sys.exit(
+            f"error: '{' '.join(cmd)}' failed with exit code {result.returncode} "
+            "(see its output above)"
+        )
 
 
 def free_port() -> int:
@@ -66,7 +73,9 @@ def wait_for_health(base: str, process: subprocess.Popen[bytes], timeout: float 
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
-            sys.exit(f"error: the server exited with code {process.returncode} before answering /health")
+            sys.exit(
+                f"error: the server exited with code {process.returncode} before answering /health"
+            )
         try:
             with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
                 if response.status == 200:
@@ -97,9 +106,15 @@ def parse_answers(pairs: list[str]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="where to create the project (must not exist, or be empty)")
-    parser.add_argument("-d", "--data", action="append", default=[], metavar="KEY=VALUE", help="a copier answer")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "folder", type=Path, help="where to create the project (must not exist, or be empty)"
+    )
+    parser.add_argument(
+        "-d", "--data", action="append", default=[], metavar="KEY=VALUE", help="a copier answer"
+    )
     args = parser.parse_args(argv)
     folder: Path = args.folder.resolve()
     if folder.exists() and any(folder.iterdir()):
@@ -111,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     started = step(f"1/4 render the template into {folder}")
     # vcs_ref="HEAD": this checkout as it is, not the newest release tag copier would pick.
     run_copy(
-        str(REPO), folder, data=parse_answers(args.data), vcs_ref="HEAD", defaults=True, unsafe=True, quiet=True
+        str(REPO),
+        folder,
+        data=parse_answers(args.data),
+        vcs_ref="HEAD",
+        defaults=True,
+        unsafe=True,
+        quiet=True,
     )
     answers = yaml.safe_load((folder / ".copier-answers.yml").read_text())
     package = answers["package_name"]
@@ -131,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     cmd = ["uv", "run", "--no-sync", package, "serve", "--host", "127.0.0.1", "--port", str(port)]
     print("    $ " + " ".join(cmd), flush=True)
-    server = subprocess.Popen(cmd, cwd=folder, env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        cmd, cwd=folder, env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         print(f"    server ready in {wait_for_health(base, server):.2f}s at {base}", flush=True)
         instance = json.loads((folder / "models" / "model.json").read_text())["example"]

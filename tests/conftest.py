@@ -31,7 +31,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
     The template's own virtualenv must not leak in: the project has its own `.venv`.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    }
     env.update(
         {
             "UV_NO_PROGRESS": "1",
@@ -137,7 +142,8 @@ def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The default answers in a render of its own, installed with `uv sync`.
 
-    Separate from `default_render`, which must stay exactly as copier wrote it (no .venv, no uv.lock).
+    Separate from `default_render`, which must stay exactly as copier wrote it (no .venv, no
+    uv.lock).
     """
     return synced(render(tmp_path_factory.mktemp("default-synced") / "project"), DEFAULT_PACKAGE)
 
@@ -146,7 +152,12 @@ def readme_commands() -> list[str]:
     """The shell commands of the README's ```bash blocks, in order."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
-    return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,12 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
     words[-1] = str(folder)  # the folder the README names
     started = time.perf_counter()
     result = run(words, REPO, timeout=1800)
-    return MainJob(command, result.stdout + result.stderr, time.perf_counter() - started, Project(folder, DEFAULT_PACKAGE))
+    return MainJob(
+        command,
+        result.stdout + result.stderr,
+        time.perf_counter() - started,
+        Project(folder, DEFAULT_PACKAGE),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,11 @@ def test_scale_report_prints_the_saved_results():
     saved = json.loads((REPO / "bench" / "scale" / "results.json").read_text())["results"]
     for engine, sizes in saved.items():
         for rows, result in sizes.items():
-            label = f"{int(rows) // 1_000_000}M" if int(rows) % 1_000_000 == 0 else f"{int(rows) // 1000}k"
+            label = (
+                f"{int(rows) // 1_000_000}M"
+                if int(rows) % 1_000_000 == 0
+                else f"{int(rows) // 1000}k"
+            )
             assert f"| {engine} | {label} | {result['data']['seconds']:.1f} |" in output
     assert "pandas 1M rows: whole pipeline" in output
     assert "time per row at 1M / at 100k" in output

@@ -49,15 +49,19 @@ def test_accuracy_above_0_9(piped_project: Project):
 
 def test_mlflow_holds_the_run(piped_project: Project):
     script = (
-        "import json, mlflow; from penguin_species_classifier.config import get_paths, tracking_uri; "
+        "import json, mlflow; "
+        "from penguin_species_classifier.config import get_paths, tracking_uri; "
         "mlflow.set_tracking_uri(tracking_uri(get_paths())); "
-        "runs = mlflow.search_runs(experiment_names=['penguin_species_classifier'], output_format='list'); "
+        "runs = mlflow.search_runs("
+        "experiment_names=['penguin_species_classifier'], output_format='list'); "
         "client = mlflow.MlflowClient(); "
         "champion = client.get_model_version_by_alias('penguin_species_classifier', 'champion'); "
         "print(json.dumps({'params': runs[0].data.params, 'metrics': runs[0].data.metrics, "
         "'tags': runs[0].data.tags, 'champion': champion.version, 'n': len(runs)}))"
     )
-    result = json.loads(piped_project.uv("run", "python", "-c", script).stdout.strip().splitlines()[-1])
+    result = json.loads(
+        piped_project.uv("run", "python", "-c", script).stdout.strip().splitlines()[-1]
+    )
     assert result["n"] >= 1
     assert result["params"]["train.model"] == "random_forest"
     assert result["params"]["split.seed"] == "42"
@@ -76,7 +80,9 @@ def test_report_and_readme_show_real_numbers(piped_project: Project):
     assert f"{metrics['accuracy']:.4f}" in readme
     assert (piped_project.path / "reports" / "REPORT.md").is_file()
     assert (piped_project.path / "reports" / "MODEL_CARD.md").is_file()
-    assert (piped_project.path / "reports" / "figures" / "confusion_matrix.png").stat().st_size > 1000
+    assert (
+        piped_project.path / "reports" / "figures" / "confusion_matrix.png"
+    ).stat().st_size > 1000
 
 
 def test_pre_commit_passes_without_changes(piped_project: Project):
@@ -89,11 +95,24 @@ def test_pre_commit_refuses_update_leftovers(piped_project: Project):
     """A conflict left by `copier update` (markers or a .rej file) cannot be committed."""
     marked = piped_project.path / "CONFLICTED.md"
     reject = piped_project.path / "params.yaml.rej"
-    marked.write_text("keep\n" + "<" * 7 + " before updating\nours\n=======\ntheirs\n" + ">" * 7 + " after updating\n")
+    marked.write_text(
+        "keep\n"
+        + "<" * 7
+        + " before updating\nours\n=======\ntheirs\n"
+        + ">" * 7
+        + " after updating\n"
+    )
     reject.write_text("@@ -1 +1 @@\n-a\n+b\n")
     try:
         result = piped_project.uv(
-            "run", "pre-commit", "run", "--files", marked.name, reject.name, check=False, timeout=300
+            "run",
+            "pre-commit",
+            "run",
+            "--files",
+            marked.name,
+            reject.name,
+            check=False,
+            timeout=300,
         )
     finally:
         marked.unlink()
@@ -125,7 +144,9 @@ def server(piped_project: Project) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+                raise AssertionError(
+                    f"server exited: {process.stdout.read() if process.stdout else ''}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
                     if response.status == 200:

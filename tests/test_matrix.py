@@ -34,7 +34,12 @@ FACTORS: dict[str, list[Any]] = {
     "include_notebooks": [False, True],
     "include_docs": [False, True],
 }
-BUILTIN_TASK = {"penguins": "classification", "breast_cancer": "classification", "wine": "classification", "diabetes": "regression"}
+BUILTIN_TASK = {
+    "penguins": "classification",
+    "breast_cancer": "classification",
+    "wine": "classification",
+    "diabetes": "regression",
+}
 
 
 Pair = tuple[tuple[str, Any], tuple[str, Any]]
@@ -68,13 +73,17 @@ def pairwise_rows() -> list[dict[str, Any]]:
         for name in names:
             if name in row:
                 continue
-            def gain(value: Any, name: str = name) -> tuple[int, int]:
+
+            def gain(
+                value: Any, name: str = name, row: dict[str, Any] = row, wanted: set[Pair] = wanted
+            ) -> tuple[int, int]:
                 trial = {**row, name: value}
                 if trial.get("dataset") in BUILTIN_TASK:
                     trial["task"] = BUILTIN_TASK[trial["dataset"]]
                 if not _possible(trial):
                     return (-1, 0)
                 return (len(_pairs(trial) & wanted), -FACTORS[name].index(value))
+
             row[name] = max(FACTORS[name], key=gain)
             if row.get("dataset") in BUILTIN_TASK:
                 row["task"] = BUILTIN_TASK[row["dataset"]]
@@ -95,7 +104,9 @@ def _answers(row: dict[str, Any], tmp: Path) -> dict[str, Any]:
         csv.write_text("x,y,label\n1,2,a\n")
         answers |= {"local_csv_path": str(csv), "target_column": "label"}
     if row["dvc_remote"] in ("s3", "gcs", "azure"):
-        answers["dvc_remote_url"] = {"s3": "s3://b/p", "gcs": "gs://b/p", "azure": "azure://c/p"}[row["dvc_remote"]]
+        answers["dvc_remote_url"] = {"s3": "s3://b/p", "gcs": "gs://b/p", "azure": "azure://c/p"}[
+            row["dvc_remote"]
+        ]
     return answers
 
 
@@ -110,7 +121,9 @@ def test_matrix_covers_every_choice_and_every_pair():
     assert len(ROWS) < 45, f"{len(ROWS)} rows: the greedy pairwise selection got worse"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[f"{i:02d}-{r['dataset']}-{r['engine']}-{r['ci']}" for i, r in enumerate(ROWS)])
+@pytest.mark.parametrize(
+    "row", ROWS, ids=[f"{i:02d}-{r['dataset']}-{r['engine']}-{r['ci']}" for i, r in enumerate(ROWS)]
+)
 def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
     project = render(tmp_path / "p", tasks=False, **_answers(row, tmp_path))
     files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
@@ -149,14 +162,21 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["task"] == row["task"]
-    assert params["train"]["primary_metric"] == ("f1_macro" if row["task"] == "classification" else "r2")
+    assert params["train"]["primary_metric"] == (
+        "f1_macro" if row["task"] == "classification" else "r2"
+    )
     dvc_config = (project / ".dvc" / "config").read_text()
     assert ("remote = storage" in dvc_config) == (row["dvc_remote"] != "none")
     groups = " ".join(pyproject["dependency-groups"]["pipeline"])
     extra = {"s3": "dvc[s3]", "gcs": "dvc[gs]", "azure": "dvc[azure]"}.get(row["dvc_remote"])
     assert extra is None or extra in groups
     license_text = (project / "LICENSE").read_text()
-    assert {"MIT": "MIT License", "Apache-2.0": "Apache License", "BSD-3-Clause": "BSD 3-Clause", "proprietary": "All rights reserved"}[row["license"]] in license_text
+    assert {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause",
+        "proprietary": "All rights reserved",
+    }[row["license"]] in license_text
 
     ruff = REPO / ".venv" / "bin" / "ruff"
     ruff_cmd = str(ruff) if ruff.exists() else "ruff"
@@ -166,7 +186,8 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
 
 def test_example_answers_cover_every_question_and_render(tmp_path: Path):
     questions = {
-        name for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
+        name
+        for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
         if not name.startswith("_") and not (isinstance(spec, dict) and spec.get("when") is False)
     }
     text = (REPO / "example-answers.yml").read_text()

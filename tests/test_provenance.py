@@ -14,7 +14,10 @@ from .test_update import PACKAGE, template_copy  # noqa: F401 (fixture)
 
 def _provenance(project: Path) -> str:
     """Run the generated module with this repository's Python (it has copier and PyYAML)."""
-    code = "from pathlib import Path; from penguin_species_classifier.provenance import run_provenance; "
+    code = (
+        "from pathlib import Path; "
+        "from penguin_species_classifier.provenance import run_provenance; "
+    )
     code += "print(run_provenance(Path('.')).summary())"
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -47,7 +50,11 @@ def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):  # n
     (project / "src" / PACKAGE / "my_model.py").write_text('"""Mine."""\n\nVALUE = 1\n')
     (project / ".env.example").unlink()
     readme = project / "README.md"  # the pipeline's results block must not count as an edit
-    readme.write_text(readme.read_text().replace("Run `make pipeline` to fill", "| metric | 0.99 |\n\nRun to fill"))
+    readme.write_text(
+        readme.read_text().replace(
+            "Run `make pipeline` to fill", "| metric | 0.99 |\n\nRun to fill"
+        )
+    )
 
     summary = _provenance(project)
     rows = _rows(project)
@@ -58,17 +65,28 @@ def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):  # n
     assert rows["params.yaml"][0] == "template, untouched"
     assert "1 modified: +4/-0 lines" in summary
     assert "1 files written by the author (+3 lines)" in summary
-    assert "img.shields.io/badge/written%20by%20the%20author-" in (project / "PROVENANCE.md").read_text()
+    assert (
+        "img.shields.io/badge/written%20by%20the%20author-"
+        in (project / "PROVENANCE.md").read_text()
+    )
 
 
 def test_moved_template_gives_a_clear_error(tmp_path: Path, template_copy: Path):  # noqa: F811
     project = render(tmp_path / "p", template_copy, vcs_ref="v1.0.0")
     answers = project / ".copier-answers.yml"
     answers.write_text(answers.read_text().replace(str(template_copy), str(tmp_path / "gone")))
-    code = "from pathlib import Path; from penguin_species_classifier.provenance import run_provenance; run_provenance(Path('.'))"
+    code = (
+        "from pathlib import Path; "
+        "from penguin_species_classifier.provenance import run_provenance; "
+        "run_provenance(Path('.'))"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=clean_env(PYTHONPATH=str(project / "src")),
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-c", code],
+        cwd=project,
+        env=clean_env(PYTHONPATH=str(project / "src")),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "could not re-render the template" in result.stderr
     assert "--template" in result.stderr

@@ -45,4 +45,7 @@ def test_lifecycle_rejects_malformed_answers(tmp_path):
 
     with pytest.raises(SystemExit, match="key=value"):
         parse_answers(["dataset"])
-    assert parse_answers(["dataset=wine", "include_docker=false"]) == {"dataset": "wine", "include_docker": False}
+    assert parse_answers(["dataset=wine", "include_docker=false"]) == {
+        "dataset": "wine",
+        "include_docker": False,
+    }

@@ -11,7 +11,9 @@ import yaml
 
 from .conftest import DEFAULT_PACKAGE, REPO, run
 
-JINJA_LEFTOVER = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b")
+JINJA_LEFTOVER = re.compile(
+    r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b"
+)
 TEXT_SUFFIXES = {".py", ".toml", ".yaml", ".yml", ".md", ".cfg", ".txt", ".html", ".json", ".ini"}
 
 
@@ -22,15 +24,37 @@ def _files(root: Path) -> list[Path]:
 def test_default_render_has_the_layout(default_render: Path):
     pkg = default_render / "src" / DEFAULT_PACKAGE
     expected = [
-        "README.md", "pyproject.toml", "params.yaml", "dvc.yaml", "Makefile", ".gitignore", ".dvcignore",
-        ".pre-commit-config.yaml", ".copier-answers.yml", "LICENSE", ".env.example", ".dvc/config",
+        "README.md",
+        "pyproject.toml",
+        "params.yaml",
+        "dvc.yaml",
+        "Makefile",
+        ".gitignore",
+        ".dvcignore",
+        ".pre-commit-config.yaml",
+        ".copier-answers.yml",
+        "LICENSE",
+        ".env.example",
+        ".dvc/config",
     ]
     for name in expected:
         assert (default_render / name).is_file(), name
-    for module in ("config.py", "cli.py", "features.py", "data/collect.py", "data/schema.py", "data/clean.py",
-                   "training/train.py", "training/evaluate.py", "training/registry.py", "serving/app.py",
-                   "serving/schemas.py", "serving/static/index.html", "reporting/report.py",
-                   "data/snapshots/penguins.csv"):
+    for module in (
+        "config.py",
+        "cli.py",
+        "features.py",
+        "data/collect.py",
+        "data/schema.py",
+        "data/clean.py",
+        "training/train.py",
+        "training/evaluate.py",
+        "training/registry.py",
+        "serving/app.py",
+        "serving/schemas.py",
+        "serving/static/index.html",
+        "reporting/report.py",
+        "data/snapshots/penguins.csv",
+    ):
         assert (pkg / module).is_file(), module
 
 
@@ -79,11 +103,14 @@ def test_answers_are_recorded(default_render: Path):
 def test_params_point_at_the_snapshot_with_its_checksum(default_render: Path):
     params = yaml.safe_load((default_render / "params.yaml").read_text())
     assert params["data"]["source"] == "snapshot"
-    assert params["data"]["sha256"] == "f204db2c753b0937caac3cb35258562c14f073e4bbc76be24b4c51ce22767a93"
-    snapshot = default_render / "src" / DEFAULT_PACKAGE / "data" / "snapshots" / "penguins.csv"
-    assert subprocess.run(["sha256sum", str(snapshot)], capture_output=True, text=True).stdout.startswith(
+    assert (
         params["data"]["sha256"]
+        == "f204db2c753b0937caac3cb35258562c14f073e4bbc76be24b4c51ce22767a93"
     )
+    snapshot = default_render / "src" / DEFAULT_PACKAGE / "data" / "snapshots" / "penguins.csv"
+    assert subprocess.run(
+        ["sha256sum", str(snapshot)], capture_output=True, text=True
+    ).stdout.startswith(params["data"]["sha256"])
 
 
 def test_dvc_stages_list_only_their_params(default_render: Path):

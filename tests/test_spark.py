@@ -58,7 +58,9 @@ def test_only_the_spark_render_depends_on_pyspark(default_render: Path, spark_pr
     mentions = [
         p.relative_to(default_render).as_posix()
         for p in default_render.rglob("*")
-        if p.is_file() and ".git" not in p.parts and "pyspark" in p.read_text(errors="ignore").lower()
+        if p.is_file()
+        and ".git" not in p.parts
+        and "pyspark" in p.read_text(errors="ignore").lower()
     ]
     assert not mentions, f"the pandas render mentions pyspark in {mentions}"
 
@@ -74,12 +76,22 @@ def test_spark_pipeline_runs_every_stage(spark_pipeline: Project):
     assert (root / "models" / "model.json").is_file()
 
 
-def test_spark_and_pandas_engines_train_the_same_model(spark_pipeline: Project, piped_project: Project):
-    """Same clean table, same schema, same split (small data is split as pandas does): same metrics."""
+def test_spark_and_pandas_engines_train_the_same_model(
+    spark_pipeline: Project, piped_project: Project
+):
+    """Same clean table, schema and split (small data splits as in pandas): same metrics."""
     spark, pandas = spark_pipeline.path, piped_project.path
-    for name in ("reports/data_quality.json", "data/interim/schema.json", "data/processed/features.json"):
-        assert json.loads((spark / name).read_text()) == json.loads((pandas / name).read_text()), name
-    metrics = [json.loads((root / "reports" / "metrics.json").read_text()) for root in (spark, pandas)]
+    for name in (
+        "reports/data_quality.json",
+        "data/interim/schema.json",
+        "data/processed/features.json",
+    ):
+        assert json.loads((spark / name).read_text()) == json.loads((pandas / name).read_text()), (
+            name
+        )
+    metrics = [
+        json.loads((root / "reports" / "metrics.json").read_text()) for root in (spark, pandas)
+    ]
     numbers = {k for k, v in metrics[1].items() if isinstance(v, int | float)}
     assert {"accuracy", "f1_macro"} <= numbers
     for key in numbers:
@@ -88,5 +100,7 @@ def test_spark_and_pandas_engines_train_the_same_model(spark_pipeline: Project, 
 
 def test_generated_spark_tests_pass(spark_pipeline: Project):
     """The project's own engine-against-engine tests, on corrupted files, in one Spark session."""
-    result = spark_pipeline.uv("run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_spark.py", timeout=900)
+    result = spark_pipeline.uv(
+        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_spark.py", timeout=900
+    )
     assert " passed" in result.stdout and "failed" not in result.stdout

@@ -63,7 +63,14 @@ def _release(tpl: Path, tag: str, change: Callable[[Path], None]) -> None:
 
 def _update(project: Path, tag: str, **answers: object) -> None:
     run_update(
-        project, data=answers, defaults=True, overwrite=True, unsafe=True, skip_tasks=True, vcs_ref=tag, quiet=True
+        project,
+        data=answers,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        skip_tasks=True,
+        vcs_ref=tag,
+        quiet=True,
     )
 
 
@@ -74,7 +81,11 @@ def _append(path: Path, text: str) -> None:
 def _leftovers(project: Path) -> list[str]:
     found = [str(p.relative_to(project)) for p in project.rglob("*.rej")]
     for path in project.rglob("*"):
-        if path.is_file() and ".git" not in path.parts and path.suffix in (".py", ".md", ".yaml", ".toml", ""):
+        if (
+            path.is_file()
+            and ".git" not in path.parts
+            and path.suffix in (".py", ".md", ".yaml", ".toml", "")
+        ):
             text = path.read_text(errors="ignore")
             if "<<<<<<< " in text or ">>>>>>> " in text:
                 found.append(str(path.relative_to(project)))
@@ -87,13 +98,17 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
     _append(project / "Makefile", "\nmine:  ## my own target\n\techo mine\n")
     (project / "NOTES.md").write_text("my notes\n")
     readme = project / "README.md"
-    readme.write_text(readme.read_text().replace("## Problem\n", "## Problem\n\nMy own framing of the problem.\n"))
+    readme.write_text(
+        readme.read_text().replace("## Problem\n", "## Problem\n\nMy own framing of the problem.\n")
+    )
     _commit_all(project, "my work")
 
     def change(template: Path) -> None:
         makefile = template / "Makefile.jinja"
         makefile.write_text("# Updated by template v2.\n" + makefile.read_text())
-        (template / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make test` before you push.\n")
+        (template / "CONTRIBUTING.md").write_text(
+            "# Contributing\n\nRun `make test` before you push.\n"
+        )
 
     _release(template_copy, "v2.0.0", change)
     _update(project, "v2.0.0")
@@ -102,7 +117,9 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
     assert makefile.startswith("# Updated by template v2.")  # 1. the change arrived
     assert (project / "CONTRIBUTING.md").is_file()
     assert "mine:  ## my own target" in makefile  # 2. edits in a file the template changed
-    assert features.read_text().endswith("# author: my own helper lives below\n")  # ... and elsewhere
+    assert features.read_text().endswith(
+        "# author: my own helper lives below\n"
+    )  # ... and elsewhere
     assert (project / "NOTES.md").read_text() == "my notes\n"
     assert "My own framing of the problem." in readme.read_text()
     assert _leftovers(project) == []  # 3. no markers, no .rej
@@ -118,7 +135,9 @@ def test_real_conflict_is_reported_not_resolved(template_copy: Path, project: Pa
         template_copy,
         "v2.0.0",
         lambda t: (t / "Makefile.jinja").write_text(
-            (t / "Makefile.jinja").read_text().replace("uv run pytest", "uv run pytest --template-v2")
+            (t / "Makefile.jinja")
+            .read_text()
+            .replace("uv run pytest", "uv run pytest --template-v2")
         ),
     )
     _update(project, "v2.0.0")
@@ -128,14 +147,22 @@ def test_real_conflict_is_reported_not_resolved(template_copy: Path, project: Pa
 
 
 def test_update_without_template_change_leaves_git_clean(template_copy: Path, project: Path):
-    _release(template_copy, "v1.0.1", lambda t: (t.parent / "CHANGELOG.md").write_text("outside template/\n"))
+    _release(
+        template_copy,
+        "v1.0.1",
+        lambda t: (t.parent / "CHANGELOG.md").write_text("outside template/\n"),
+    )
     _update(project, "v1.0.1")
     _commit_all_if_answers_changed = _git(project, "status", "--porcelain").splitlines()
     # 5. only the recorded template version may change
-    assert [line for line in _commit_all_if_answers_changed if ".copier-answers.yml" not in line] == []
+    assert [
+        line for line in _commit_all_if_answers_changed if ".copier-answers.yml" not in line
+    ] == []
 
 
-def test_user_data_models_tracking_and_params_are_never_overwritten(template_copy: Path, project: Path):
+def test_user_data_models_tracking_and_params_are_never_overwritten(
+    template_copy: Path, project: Path
+):
     params = project / "params.yaml"
     params.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 321", params.read_text()))
     _commit_all(project, "tuned")
@@ -162,7 +189,9 @@ def test_user_data_models_tracking_and_params_are_never_overwritten(template_cop
         assert (project / name).read_text() == content, name
 
 
-def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(template_copy: Path, project: Path):
+def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(
+    template_copy: Path, project: Path
+):
     snapshot = project / "src" / PACKAGE / "data" / "snapshots" / "penguins.csv"
     before = set(_git(project, "ls-files").splitlines())
     assert snapshot.is_file()
@@ -175,16 +204,19 @@ def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(templ
         f"src/{PACKAGE}/data/snapshots/penguins.md",
     }
     assert after - before == set()
-    assert "source: sklearn" in (project / "params.yaml").read_text() or "source: snapshot" in (
-        project / "params.yaml"
-    ).read_text()
+    assert (
+        "source: sklearn" in (project / "params.yaml").read_text()
+        or "source: snapshot" in (project / "params.yaml").read_text()
+    )
 
 
 def test_docker_answer_toggles_its_files(template_copy: Path, project: Path):
     docker_files = {"Dockerfile", ".dockerignore", "compose.yaml"}
     tracked = set(_git(project, "ls-files").splitlines())
     if not docker_files & tracked:
-        pytest.fail("the default render should include the Docker files (include_docker defaults to true)")
+        pytest.fail(
+            "the default render should include the Docker files (include_docker defaults to true)"
+        )
     _update(project, "v1.0.0", include_docker=False)
     _commit_all(project, "no docker")
     assert not docker_files & set(_git(project, "ls-files").splitlines())

@@ -23,6 +23,7 @@ the smallest (near 1 means linear), Spark/pandas, and checks the goals. Results 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -249,7 +250,7 @@ def growth(results: dict[str, dict[int, dict]]) -> list[str]:
         ordered = sorted(sizes)
         if len(ordered) < 2:
             continue
-        for small, large in zip(ordered, ordered[1:], strict=False):
+        for small, large in itertools.pairwise(ordered):
             for group in ("data", "train"):
                 ratio = (sizes[large][group]["seconds"] / large) / (
                     sizes[small][group]["seconds"] / small

@@ -125,7 +125,9 @@ def prepare(project: Path | None, workdir: Path) -> tuple[Path, Path]:
 
     folder = workdir / "project"
     print(f"rendering the default project into {folder} ...", flush=True)
-    run_copy(str(REPO), folder, vcs_ref="HEAD", defaults=True, unsafe=True, skip_tasks=True, quiet=True)
+    run_copy(
+        str(REPO), folder, vcs_ref="HEAD", defaults=True, unsafe=True, skip_tasks=True, quiet=True
+    )
     sh(["uv", "sync", "--quiet"], folder)
     for stage in ("collect", "clean", "featurize"):
         sh(["uv", "run", PACKAGE, stage], folder)
