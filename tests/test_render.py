@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -118,3 +120,36 @@ def test_dvc_stages_list_only_their_params(default_render: Path):
     assert list(stages) == ["collect", "clean", "featurize", "train", "evaluate", "report"]
     assert "train" not in str(stages["clean"]["params"])
     assert stages["evaluate"]["metrics"][0] == {"reports/metrics.json": {"cache": False}}
+
+
+# The copy task (hooks/git_init.py), run directly: each way it can go, and a second run.
+GIT_INIT = REPO / "hooks" / "git_init.py"
+
+
+def _git_init(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(folder.parent), "GIT_CONFIG_NOSYSTEM": "1"}
+    return run([sys.executable, str(GIT_INIT)], folder, env=base | env)
+
+
+def test_git_task_commits_without_a_git_identity_and_is_idempotent(tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# p\n")
+    first = _git_init(project)  # HOME has no .gitconfig: no user.name / user.email
+    assert "initialised a git repository" in first.stdout
+    author = run(["git", "log", "--format=%an <%ae>"], project).stdout.strip()
+    assert author == "mlfolio <mlfolio@localhost>"
+    second = _git_init(project)
+    assert "already inside a git repository; leaving it as it is" in second.stdout
+    assert run(["git", "rev-list", "--count", "HEAD"], project).stdout.strip() == "1"
+
+
+def test_git_task_skips_with_a_message_when_git_is_missing(tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    no_git = tmp_path / "bin"
+    no_git.mkdir()
+    result = _git_init(project, PATH=str(no_git))
+    assert result.returncode == 0
+    assert "git is not installed; skipping 'git init'" in result.stdout
+    assert not (project / ".git").exists()

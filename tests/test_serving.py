@@ -261,11 +261,11 @@ def check_operation(operation, mode) -> list[int]:
 # ---- named bad inputs against the live service -------------------------------------------------
 
 
-@pytest.mark.slow
 def instance(**changes: object) -> dict:
     return {"instance": {**GENTOO, **changes}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "body", "field", "message"),
     [

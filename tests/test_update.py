@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -204,10 +205,27 @@ def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(
         f"src/{PACKAGE}/data/snapshots/penguins.md",
     }
     assert after - before == set()
-    assert (
-        "source: sklearn" in (project / "params.yaml").read_text()
-        or "source: snapshot" in (project / "params.yaml").read_text()
-    )
+    # params.yaml is the user's (kept as it was); the update task says what no longer matches.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["data"]["source"] == "snapshot" and params["data"]["name"] == "penguins"
+    told = run([sys.executable, str(REPO / "hooks" / "check_params.py"), "wine", "pandas"], project)
+    assert "no longer matches your answers" in told.stdout
+    assert "set data.source to 'sklearn' and data.name to 'wine'" in told.stdout
+
+
+def test_params_check_is_silent_when_params_match_and_names_each_mismatch(tmp_path: Path):
+    check = [sys.executable, str(REPO / "hooks" / "check_params.py")]
+    matching = "engine: pandas\ndata:\n  name: wine\n  source: sklearn\n"
+    (tmp_path / "params.yaml").write_text(matching)
+    assert run([*check, "wine", "pandas"], tmp_path).stdout == ""
+    told = run([*check, "wine", "spark"], tmp_path).stdout
+    assert "engine is 'pandas': set it to 'spark'" in told
+    assert "there is no spark: section" in told
+    told = run([*check, "local_csv", "pandas"], tmp_path).stdout
+    assert "set data.source to 'local'" in told
+    (tmp_path / "params.yaml").write_text("data: [unclosed\n")
+    broken = run([*check, "wine", "pandas"], tmp_path)
+    assert broken.returncode == 0 and "not valid YAML" in broken.stdout
 
 
 def test_docker_answer_toggles_its_files(template_copy: Path, project: Path):

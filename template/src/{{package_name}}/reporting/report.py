@@ -169,6 +169,11 @@ def data_section(out: Outputs) -> list[str]:
     ]
     if data:
         lines.append(f"- Split: {data['train_rows']} training rows, {data['test_rows']} test rows.")
+    if sample := data.get("train_sample"):
+        lines.append(
+            f"- Trained on a seeded sample: {sample['rows']} of the {sample['of']} training rows "
+            f"({sample['why']})."
+        )
     reasons = quality.get("quarantine_reasons") or {}
     if reasons:
         lines += ["", "| quarantine reason | rows |", "|---|---:|"]
@@ -418,7 +423,13 @@ def build_model_card(params: Params, paths: Paths) -> str:
             "",
             f"{quality['rows_clean']} clean rows ({quality['rows_quarantined']} quarantined) from "
             f"{out.raw['source']} (sha256 `{out.raw['sha256'][:12]}...`); "
-            f"{data.get('train_rows', '?')} for training, {data.get('test_rows', '?')} held out for the test.",
+            f"{data.get('train_rows', '?')} for training, {data.get('test_rows', '?')} held out for the test."
+            + (
+                f" The model saw a seeded sample of {data['train_sample']['rows']} of the "
+                f"{data['train_sample']['of']} training rows."
+                if data.get("train_sample")
+                else ""
+            ),
             f"Training data sha256: `{card['training_data_sha256']}`"
             + (f"; DVC hash: `{card['dvc_data_md5']}`." if card.get("dvc_data_md5") else "."),
             "",

@@ -282,6 +282,15 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
     data_hash = sha256_file(paths.train)
     dvc_hash = registry.dvc_output_hash(paths.root, "data/processed")
     chosen = params.train.model
+    # The Spark engine writes a seeded sample when the training split outgrows one machine.
+    sample = features_spec.get("split", {}).get("train_sample")
+    if sample:
+        log.warning(
+            "training on a seeded sample of %d of the %d training rows (%s)",
+            sample["rows"],
+            sample["of"],
+            sample["why"],
+        )
 
     run = None
     if track:
@@ -294,6 +303,8 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
             "model_family": chosen,
             "task": schema.target.task,
         }
+        if sample:
+            tags |= {"train_sample_rows": str(sample["rows"]), "train_sample_of": str(sample["of"])}
         if experiment := os.environ.get("DVC_EXP_NAME"):
             tags["dvc_experiment"] = experiment
         run_name = f"{chosen}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
@@ -339,7 +350,7 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
         "baseline_metrics": trained.baseline_metrics,
         "primary_metric": metric,
         "greater_is_better": {k: GREATER_IS_BETTER[k] for k in trained.metrics if k in GREATER_IS_BETTER},
-        "data": data_summary(train, test, schema),
+        "data": data_summary(train, test, schema) | ({"train_sample": sample} if sample else {}),
         "training_data_sha256": data_hash,
         "dvc_data_md5": dvc_hash,
         "tuning": trained.tuning,

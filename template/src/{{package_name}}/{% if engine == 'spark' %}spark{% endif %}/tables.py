@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 ROW = "_row"  # a record's 0-based position in the file, counting the header (and any `sep=` line)
 CORRUPT = "_corrupt_record"
 PARTITION_SHIFT = 33  # monotonically_increasing_id(): the partition index sits above bit 33
+PART_ROW_GROUP_BYTES = 16 * 1024 * 1024  # row groups of the part files the driver stitches
+STITCH_BATCH_ROWS = 65_536  # rows the driver holds at once while stitching
 # pandas' own "no value" tokens (read_csv's keep_default_na), on top of the project's NA_VALUES.
 PANDAS_NA_VALUES = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -158,25 +160,26 @@ def read_raw(spark: SparkSession, path: Path, encoding: str | None) -> RawTable:
 def write_parquet_file(frame: DataFrame, target: Path, scratch: Path) -> int:
     """Write `frame` as one Parquet file (what pandas, DVC and checksums expect); return its rows.
 
-    The executors write part files in parallel; the driver then appends them to one file in part
-    order (the row order of a sorted `frame`) a row group at a time, so its memory does not grow
-    with the table.
+    The executors write part files in parallel, in row groups of at most PART_ROW_GROUP_BYTES; the
+    driver then appends them to one file in part order (the row order of a sorted `frame`), one
+    batch of STITCH_BATCH_ROWS rows at a time. Its memory therefore stays the same however many
+    rows the table has: Spark's default row groups (128 MB) would grow with the partitions.
     """
     import pyarrow.parquet as pq
 
     parts_folder = scratch / f"{target.name}.parts"
-    frame.write.mode("overwrite").parquet(str(parts_folder))
+    frame.write.mode("overwrite").option("parquet.block.size", PART_ROW_GROUP_BYTES).parquet(
+        str(parts_folder)
+    )
     parts = sorted(parts_folder.glob("part-*.parquet"))  # part-00000-<uuid>.snappy.parquet, ...
     rows = 0
     with atomic_path(target) as tmp:
         schema = pq.read_schema(parts[0])
         with pq.ParquetWriter(tmp, schema) as writer:
             for part in parts:
-                reader = pq.ParquetFile(part)
-                for group in range(reader.num_row_groups):
-                    table = reader.read_row_group(group)
-                    writer.write_table(table)
-                    rows += table.num_rows
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=STITCH_BATCH_ROWS):
+                    writer.write_batch(batch, row_group_size=STITCH_BATCH_ROWS)
+                    rows += batch.num_rows
     shutil.rmtree(parts_folder)
     return rows
 
