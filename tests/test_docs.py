@@ -110,3 +110,27 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     architecture = (site / "architecture" / "index.html").read_text(encoding="utf-8")
     assert '<pre class="mermaid"><code>flowchart LR' in architecture, "the mermaid fence is off"
     assert not (site / "gen_questions.py").exists(), "the generator should not be published"
+
+
+def _normalized(line: str) -> str:
+    """A log line without what changes from run to run: times, numbers, run ids, ports, paths."""
+    line = re.sub(r"^\d{2}:\d{2}:\d{2} ", "", line.strip())
+    line = re.sub(r"/tmp/\S+?/penguins-demo|/\S+/project\b", "<folder>", line)
+    return re.sub(r"[0-9a-f]{32}|\d+(\.\d+)?(e-?\d+)?", "#", line)
+
+
+@pytest.mark.slow
+def test_walkthrough_quotes_what_the_main_job_prints(main_job) -> None:
+    """Every stage header and log line docs/walkthrough.md quotes appears in a real run."""
+    page = (DOCS / "walkthrough.md").read_text(encoding="utf-8")
+    assert main_job.command in page
+    quoted = [
+        line
+        for block in re.findall(r"```text\n(.*?)```", page, flags=re.DOTALL)
+        for line in block.splitlines()
+        if line.strip() and line.strip() != "..." and "done in" not in line
+    ]
+    assert len(quoted) >= 20, quoted
+    printed = {_normalized(line) for line in main_job.output.splitlines()}
+    missing = [line for line in quoted if _normalized(line) not in printed]
+    assert not missing, f"the walkthrough quotes lines a real run no longer prints: {missing}"
