@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, synced
 
@@ -398,9 +399,12 @@ def test_dvc_plots_diff_between_two_commits(lab: Lab, tmp_path: Path):
 # -------------------------------------------------------------------------------------------------
 
 
+DIABETES_TRIALS = 4  # the `tuning` answer is on for the diabetes render; a short search
+
+
 @dataclass(frozen=True)
 class Diabetes:
-    """The diabetes project, tracked to a store outside it through MLFLOW_TRACKING_URI."""
+    """The diabetes project (tuning on), tracked to a store outside it via MLFLOW_TRACKING_URI."""
 
     project: Project
     store: Path  # the folder of the overriding SQLite database
@@ -410,8 +414,15 @@ class Diabetes:
 def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Diabetes:
     folder = tmp_path_factory.mktemp("diabetes")
     path = render(
-        folder / "project", tasks=False, project_name="Diabetes Progression", dataset="diabetes"
+        folder / "project",
+        tasks=False,
+        project_name="Diabetes Progression",
+        dataset="diabetes",
+        tuning=True,
     )
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["train"]["tuning"]["n_trials"] = DIABETES_TRIALS
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     project = synced(path, "diabetes_progression")
     store = folder / "elsewhere"
     store.mkdir()
@@ -464,6 +475,44 @@ def test_mlflow_tracking_uri_overrides_the_project_store(diabetes: Diabetes):
     assert (run_artifacts / "figures" / "residuals.png").is_file()  # logged by the evaluate stage
     assert card["mlflow"]["registered_model_uri"] == "models:/diabetes_progression/1"
     assert card["mlflow"]["champion_decision"] == "first"
+
+
+TRIAL_RUNS = """
+import json, mlflow, sys
+card = json.load(open("models/model.json"))
+parent = card["mlflow"]["run_id"]
+runs = mlflow.search_runs(
+    experiment_ids=[card["mlflow"]["experiment_id"]],
+    filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+    output_format="list",
+)
+best = {k: v for k, v in mlflow.get_run(parent).data.params.items() if k.startswith("tuning.")}
+print(json.dumps({"trials": sorted(int(r.data.tags["trial"]) for r in runs), "best": best}))
+"""
+
+
+def test_tuning_logs_each_trial_as_a_nested_run_and_trains_the_best(diabetes: Diabetes):
+    card = read_json(diabetes.project, "models/model.json")
+    tuning = card["tuning"]
+    assert tuning["n_trials"] == DIABETES_TRIALS
+    assert card["hyperparameters"] == tuning["best_hyperparameters"]
+    assert card["metrics"]["cv_r2_mean"] == tuning["best_score"]
+    override = f"sqlite:///{diabetes.store / 'mlflow.db'}"
+    env = fast_env(MLFLOW_TRACKING_URI=override)
+    out = diabetes.project.uv("run", "python", "-c", TRIAL_RUNS, env=env).stdout
+    logged = json.loads(out.strip().splitlines()[-1])
+    assert logged["trials"] == list(range(DIABETES_TRIALS))
+    for name, value in tuning["best_hyperparameters"].items():
+        assert logged["best"][f"tuning.best.{name}"] == str(value)
+
+
+def test_generated_tuning_tests_pass(diabetes: Diabetes):
+    """The render's own tests of the search (they exist only when the answer is on)."""
+    result = diabetes.project.uv(
+        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_training_tuning.py",
+        env=fast_env(), timeout=600,
+    )  # fmt: skip
+    assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
 
 
 def test_regression_report_quotes_the_numbers(diabetes: Diabetes):
