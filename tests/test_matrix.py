@@ -159,6 +159,12 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path):
     assert (project / ".python-version").read_text().strip() == version
     assert pyproject["project"]["requires-python"] == f">={version}"
     assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
+    if row["include_docker"]:
+        assert f"ARG PYTHON_VERSION={version}\n" in (project / "Dockerfile").read_text()
+    if row["ci"] == "gitlab":
+        image = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["default"]["image"]
+        assert image.endswith(f":python{version}-bookworm"), image
+    # GitHub's setup-uv and every local uv command read .python-version (checked above).
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["task"] == row["task"]
