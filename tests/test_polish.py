@@ -449,6 +449,24 @@ def test_notebook_runs_top_to_bottom_and_draws_its_figures(polished: Project, tm
     assert "Spearman r" in text and "primary metric:" in text
     assert f"{quality['rows_quarantined']} of {quality['rows_in']} rows quarantined" in text
 
+    # The nbstripout hook strips these outputs from a notebook staged for a commit.
+    committed = notebooks / "executed-copy.ipynb"
+    relative = str(committed.relative_to(polished.path))
+    shutil.copy2(tmp_path / "executed.ipynb", committed)
+    polished.run(["git", "add", relative])
+    try:
+        hook = polished.uv(
+            "run", "pre-commit", "run", "nbstripout", "--files", relative,
+            check=False, timeout=300,
+        )  # fmt: skip
+        assert hook.returncode == 1, hook.stdout
+        assert "files were modified by this hook" in hook.stdout, hook.stdout
+        cells = json.loads(committed.read_text())["cells"]
+        assert all(not cell.get("outputs") for cell in cells if cell["cell_type"] == "code")
+    finally:
+        polished.run(["git", "reset", "--quiet", "--", relative])
+        committed.unlink(missing_ok=True)
+
 
 @pytest.mark.slow
 def test_notebook_shows_rejected_rows_with_their_reasons(polished: Project, tmp_path: Path):
