@@ -110,6 +110,8 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
         (template / "CONTRIBUTING.md").write_text(
             "# Contributing\n\nRun `make test` before you push.\n"
         )
+        readme_template = template / "README.md.jinja"
+        readme_template.write_text(readme_template.read_text() + "\nTemplate v2 footer.\n")
 
     _release(template_copy, "v2.0.0", change)
     _update(project, "v2.0.0")
@@ -122,7 +124,8 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
         "# author: my own helper lives below\n"
     )  # ... and elsewhere
     assert (project / "NOTES.md").read_text() == "my notes\n"
-    assert "My own framing of the problem." in readme.read_text()
+    assert "My own framing of the problem." in readme.read_text()  # the author's README text
+    assert readme.read_text().endswith("\nTemplate v2 footer.\n")  # beside the template's change
     assert _leftovers(project) == []  # 3. no markers, no .rej
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v2.0.0"
