@@ -98,6 +98,8 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
     _append(features, "\n\n# author: my own helper lives below\n")
     _append(project / "Makefile", "\nmine:  ## my own target\n\techo mine\n")
     (project / "NOTES.md").write_text("my notes\n")
+    lock = "version = 1\n# resolved by `uv lock` in the project\n"
+    (project / "uv.lock").write_text(lock)
     readme = project / "README.md"
     readme.write_text(
         readme.read_text().replace("## Problem\n", "## Problem\n\nMy own framing of the problem.\n")
@@ -124,6 +126,8 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
         "# author: my own helper lives below\n"
     )  # ... and elsewhere
     assert (project / "NOTES.md").read_text() == "my notes\n"
+    assert (project / "uv.lock").read_text() == lock  # the template ships no uv.lock to merge
+    assert not list((REPO / "template").glob("uv.lock*"))
     assert "My own framing of the problem." in readme.read_text()  # the author's README text
     assert readme.read_text().endswith("\nTemplate v2 footer.\n")  # beside the template's change
     assert _leftovers(project) == []  # 3. no markers, no .rej
