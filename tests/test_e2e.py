@@ -6,15 +6,13 @@ Its own test suite runs in test_polish.py, as the `uv run pytest` step of its ge
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from .conftest import Project, clean_env, uv_bin
+from .conftest import Project, clean_env, free_port, serving, uv_bin
 
 pytestmark = pytest.mark.slow
 
@@ -122,46 +120,12 @@ def test_pre_commit_refuses_update_leftovers(piped_project: Project):
     assert "params.yaml.rej" in result.stdout and "delete the file" in result.stdout, result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def server(piped_project: Project) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [uv_bin(), "run", "penguin_species_classifier", "serve", "--port", str(port)],
-        cwd=piped_project.path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"server exited: {process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not answer /health within 60s")
+def server(piped_project: Project, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    argv = [uv_bin(), "run", "penguin_species_classifier", "serve", "--port", str(port)]
+    with serving(argv, piped_project.path, clean_env(), tmp_path / "server.log", port) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_served_prediction(server: str):

@@ -14,9 +14,7 @@ import json
 import re
 import shlex
 import shutil
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +28,16 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, run, uv_bin
+from .conftest import (
+    DEFAULT_PACKAGE,
+    Project,
+    clean_env,
+    free_port,
+    render,
+    run,
+    serving,
+    uv_bin,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,48 +63,6 @@ RUNTIME_BUDGET_MB = 200
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(
-    base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"no 200 from {base}/health within {timeout}s:\n{log.read_text()[-4000:]}")
-
-
-@contextmanager
-def serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: int) -> Iterator[str]:
-    """Start a server on 127.0.0.1:`port`, wait for /health, and stop it (by its PID) afterwards."""
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        wait_for_health(base, process, log)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def call(
