@@ -121,6 +121,16 @@ class Project:
     def uv(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return run([uv_bin(), *args], self.path, **kwargs)
 
+    def stages(self, *calls: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run CLI commands, e.g. `stages("collect()", "train(no_tracking=True)")`, in one process.
+
+        Each command is a plain function of the project's `cli` module, so the imports are paid
+        once instead of once per stage. The CLI's own process per stage runs in other tests.
+        """
+        code = f"from {self.package} import cli; " + "; ".join(f"cli.{call}" for call in calls)
+        python = str(self.path / ".venv" / "bin" / "python")
+        return run([python, "-c", code], self.path, **{"timeout": 900, **kwargs})
+
 
 def uv_bin() -> str:
     found = shutil.which("uv")

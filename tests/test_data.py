@@ -284,13 +284,7 @@ def test_your_own_csv_trains_without_code_edits(byo: Project, tmp_path: Path, sh
     data = {"path": str(path), "target": shape.target, "task": shape.task}
     _write_params(byo, data, clean=shape.clean)
 
-    # The four stages in one process (each CLI command is a plain function): the imports are
-    # paid once per shape instead of four times. The CLI itself runs in the tests above.
-    stages = (
-        f"from {byo.package} import cli; cli.collect(); cli.clean(); cli.featurize(); "
-        "cli.train(no_tracking=True)"
-    )
-    byo.run([str(byo.path / ".venv" / "bin" / "python"), "-c", stages], env=_env(), timeout=600)
+    byo.stages("collect()", "clean()", "featurize()", "train(no_tracking=True)", env=_env())
 
     metadata = json.loads((byo.path / "data" / "raw" / "metadata.json").read_text())
     assert metadata["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -409,6 +409,10 @@ class Diabetes:
     project: Project
     store: Path  # the folder of the overriding SQLite database
 
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.store / 'mlflow.db'}"
+
 
 @pytest.fixture(scope="module")
 def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Diabetes:
@@ -426,17 +430,12 @@ def diabetes(tmp_path_factory: pytest.TempPathFactory) -> Diabetes:
     project = synced(path, "diabetes_progression")
     store = folder / "elsewhere"
     store.mkdir()
-    # The six stages in one process (each CLI command is a plain function): the imports are paid
-    # once, which saves about half a minute against six processes.
-    stages = (
-        f"from {project.package} import cli; cli.collect(); cli.clean(); cli.featurize(); "
-        "cli.train(); cli.evaluate(); cli.report()"
-    )
-    override = f"sqlite:///{store / 'mlflow.db'}"
-    project.uv(
-        "run", "python", "-c", stages, env=fast_env(MLFLOW_TRACKING_URI=override), timeout=900
-    )
-    return Diabetes(project, store)
+    diabetes = Diabetes(project, store)
+    project.stages(
+        "collect()", "clean()", "featurize()", "train()", "evaluate()", "report()",
+        env=fast_env(MLFLOW_TRACKING_URI=diabetes.tracking_uri),
+    )  # fmt: skip
+    return diabetes
 
 
 def test_model_beats_the_baseline_on_diabetes(diabetes: Diabetes):
@@ -497,8 +496,7 @@ def test_tuning_logs_each_trial_as_a_nested_run_and_trains_the_best(diabetes: Di
     assert tuning["n_trials"] == DIABETES_TRIALS
     assert card["hyperparameters"] == tuning["best_hyperparameters"]
     assert card["metrics"]["cv_r2_mean"] == tuning["best_score"]
-    override = f"sqlite:///{diabetes.store / 'mlflow.db'}"
-    env = fast_env(MLFLOW_TRACKING_URI=override)
+    env = fast_env(MLFLOW_TRACKING_URI=diabetes.tracking_uri)
     out = diabetes.project.uv("run", "python", "-c", TRIAL_RUNS, env=env).stdout
     logged = json.loads(out.strip().splitlines()[-1])
     assert logged["trials"] == list(range(DIABETES_TRIALS))
