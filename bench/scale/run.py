@@ -297,6 +297,11 @@ def goals(results: dict[str, dict[int, dict]]) -> list[str]:
     return lines
 
 
+def report(results: dict[str, dict[int, dict]]) -> None:
+    print(table(results) + "\n")
+    print("\n".join(growth(results) + goals(results)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -321,8 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: {args.out} does not exist; run the benchmark first")
         saved = json.loads(args.out.read_text())["results"]
         done = {engine: {int(k): v for k, v in runs.items()} for engine, runs in saved.items()}
-        print(table(done) + "\n")
-        print("\n".join(growth(done) + goals(done)))
+        report(done)
         return 0
     if not Path("/proc/self/status").exists():
         sys.exit("error: this benchmark reads /proc to measure memory; run it on Linux")
@@ -361,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(
                 json.dumps({"machine": machine(), "results": results}, indent=2) + "\n"
             )
-    print("\n" + table(results) + "\n")
-    print("\n".join(growth(results) + goals(results)))
+    print()
+    report(results)
     return 0
 
 
