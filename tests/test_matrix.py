@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import runpy
 import shutil
 import tomllib
 from pathlib import Path
@@ -35,6 +36,7 @@ FACTORS: dict[str, list[Any]] = {
     "include_notebooks": [False, True],
     "include_docs": [False, True],
 }
+CHECK_PARAMS = runpy.run_path(str(REPO / "hooks" / "check_params.py"))
 BUILTIN_TASK = {
     "penguins": "classification",
     "breast_cancer": "classification",
@@ -186,6 +188,8 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path, working_
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["task"] == row["task"]
+    # The update task's idea of a matching params.yaml is the template's own.
+    assert CHECK_PARAMS["problems"](params, row["dataset"], row["engine"]) == []
     assert params["train"]["primary_metric"] == (
         "f1_macro" if row["task"] == "classification" else "r2"
     )
