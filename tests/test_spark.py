@@ -3,7 +3,7 @@ with the pandas engine; the default render carries no trace of pyspark.
 
 The differential checks (both engines on the same files, including corrupted ones: same schema,
 clean rows, quarantine reasons and data quality report) are the generated project's own
-tests/test_spark.py, run here inside the Spark render. Needs Java 17+ (`.ci/run` installs it).
+tests/spark/, run here inside the Spark render. Needs Java 17+ (`.ci/run` installs it).
 """
 
 from __future__ import annotations
@@ -101,6 +101,6 @@ def test_spark_and_pandas_engines_train_the_same_model(
 def test_generated_spark_tests_pass(spark_pipeline: Project):
     """The project's own engine-against-engine tests, on corrupted files, in one Spark session."""
     result = spark_pipeline.uv(
-        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_spark.py", timeout=900
+        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/spark", timeout=900
     )
     assert " passed" in result.stdout and "failed" not in result.stdout

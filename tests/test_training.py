@@ -507,7 +507,7 @@ def test_tuning_logs_each_trial_as_a_nested_run_and_trains_the_best(diabetes: Di
 def test_generated_tuning_tests_pass(diabetes: Diabetes):
     """The render's own tests of the search (they exist only when the answer is on)."""
     result = diabetes.project.uv(
-        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_training_tuning.py",
+        "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/training/test_tuning.py",
         env=fast_env(), timeout=600,
     )  # fmt: skip
     assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
@@ -535,7 +535,7 @@ def _tuning_switches(project: Path, tuning: bool) -> None:
     pipeline = pyproject["dependency-groups"]["pipeline"]
     assert any(dep.startswith("optuna") for dep in pipeline) is tuning
     assert not any("optuna" in dep for dep in pyproject["project"]["dependencies"])
-    assert (project / "tests" / "test_training_tuning.py").is_file() is tuning
+    assert (project / "tests" / "training" / "test_tuning.py").is_file() is tuning
     sources = (project / "src" / DEFAULT_PACKAGE / "training").glob("*.py")
     assert not any("{{" in path.read_text() or "{%" in path.read_text() for path in sources)
 
