@@ -5,7 +5,11 @@
 project follows the new answer but params.yaml still describes the old one. This task compares
 the two and prints exactly what to edit. It never changes a file and never fails the update.
 
-Usage: check_params.py <dataset> <engine>   (run from the project folder)
+Usage: check_params.py <dataset> <engine> <source> <name>   (run from the project folder)
+
+copier.yml's `_tasks` entry computes <source> (the data.source the dataset answer implies) and
+<name> (the data.name of a built-in dataset; empty for the user's own CSV) from its `datasets`
+table, so this script keeps no list of datasets that could drift from it.
 """
 
 from __future__ import annotations
@@ -15,23 +19,22 @@ from pathlib import Path
 
 import yaml
 
-BUILTIN = ("penguins", "breast_cancer", "wine", "diabetes")
-SOURCE = {"penguins": "snapshot", "csv_url": "url", "local_csv": "local"}
 
+def problems(params: dict, dataset: str, engine: str, source: str, name: str = "") -> list[str]:
+    """What in `params` disagrees with the answers, each with the edit that fixes it.
 
-def problems(params: dict, dataset: str, engine: str) -> list[str]:
-    """What in `params` disagrees with the answers, each with the edit that fixes it."""
+    `source` is the data.source the dataset answer implies; `name`, when not empty, the data.name
+    it implies (built-in datasets only: the user's own CSV may be named anything).
+    """
     found = []
     data = params.get("data") or {}
-    source = SOURCE.get(dataset, "sklearn")
     if data.get("source") != source:
         found.append(
             f"data.source is {data.get('source')!r} but the dataset answer is {dataset!r}: "
-            f"set data.source to {source!r}"
-            + (f" and data.name to {dataset!r}" if dataset in BUILTIN else "")
+            f"set data.source to {source!r}" + (f" and data.name to {name!r}" if name else "")
         )
-    elif dataset in BUILTIN and data.get("name") != dataset:
-        found.append(f"data.name is {data.get('name')!r}: set it to {dataset!r}")
+    elif name and data.get("name") != name:
+        found.append(f"data.name is {data.get('name')!r}: set it to {name!r}")
     if params.get("engine") != engine:
         found.append(f"engine is {params.get('engine')!r}: set it to {engine!r}")
     if engine == "spark" and "spark" not in params:
@@ -40,7 +43,7 @@ def problems(params: dict, dataset: str, engine: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    dataset, engine = argv
+    dataset, engine, source, name = argv
     path = Path("params.yaml")
     if not path.is_file():
         return 0
@@ -49,7 +52,7 @@ def main(argv: list[str]) -> int:
     except yaml.YAMLError as error:
         print(f"mlfolio: params.yaml is not valid YAML ({error}); fix it, then run make pipeline.")
         return 0
-    found = problems(params, dataset, engine)
+    found = problems(params, dataset, engine, source, name)
     if found:
         print("mlfolio: params.yaml was kept as you left it, and no longer matches your answers:")
         for problem in found:

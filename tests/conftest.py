@@ -1,4 +1,7 @@
-"""Shared fixtures for the template's tests.
+"""Shared fixtures and helpers for the template's tests.
+
+Test modules never import one another: what two of them share (constants, helpers, fixtures)
+lives here, and pytest hands the fixtures to every module.
 
 Rendering and running a project is expensive, so each combination of answers is rendered once per
 test session (session-scoped fixtures) and shared by every test that needs it. All projects use
@@ -7,6 +10,7 @@ the same uv cache, so installs after the first are mostly links.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,11 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
+import yaml
 from copier import run_copy
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "penguin_species_classifier"
+# What Copier reads of the repository: a copy of these is a template.
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
+# Jinja that survived rendering: an expression or a block tag.
+JINJA_LEFTOVER = re.compile(
+    r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b"
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -132,6 +144,61 @@ class Project:
         return run([python, "-c", code], self.path, **{"timeout": 900, **kwargs})
 
 
+def copier_config() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))
+
+
+def copier_datasets() -> dict[str, dict[str, str]]:
+    """copier.yml's hidden `datasets` table: dataset -> source (and target, task if built in)."""
+    table = copier_config()["datasets"]["default"]
+    return yaml.safe_load(table) if isinstance(table, str) else table
+
+
+def builtin_tasks() -> dict[str, str]:
+    """Built-in dataset -> the task it fixes (the user's own CSV leaves the task to the answer)."""
+    return {name: entry["task"] for name, entry in copier_datasets().items() if "task" in entry}
+
+
+def check_params_args(dataset: str, engine: str) -> list[str]:
+    """The update task's arguments for these answers, rendered from copier.yml's `_tasks` entry.
+
+    Rendering the entry itself (not restating it) checks the wiring from the `datasets` table to
+    hooks/check_params.py. Its Jinja is plain enough for jinja2 without Copier's extensions.
+    """
+    config = copier_config()
+    command = next(
+        task["command"] for task in config["_tasks"] if "check_params.py" in str(task["command"])
+    )
+    jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    answers: dict[str, Any] = {"dataset": dataset, "engine": engine, "datasets": copier_datasets()}
+    computed = config["dataset_source"]["default"]
+    answers["dataset_source"] = jinja.from_string(computed).render(answers)
+    script = next(i for i, word in enumerate(command) if word.endswith("check_params.py"))
+    return [jinja.from_string(word).render(answers) for word in command[script + 1 :]]
+
+
+def copy_template(folder: Path) -> Path:
+    """Copy what Copier reads of this repository (the working tree, uncommitted edits too)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in TEMPLATE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            caches = shutil.ignore_patterns("__pycache__", ".ruff_cache", ".pytest_cache")
+            shutil.copytree(source, folder / part, ignore=caches)
+        else:
+            shutil.copy2(source, folder / part)
+    return folder
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd, env=clean_env()).stdout
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "--no-verify", "-m", message)
+
+
 def uv_bin() -> str:
     found = shutil.which("uv")
     if found is None:
@@ -159,6 +226,27 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     uv.lock).
     """
     return synced(render(tmp_path_factory.mktemp("default-synced") / "project"), DEFAULT_PACKAGE)
+
+
+@pytest.fixture(scope="session")
+def working_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as it is checked out, in a folder that is not a git repository.
+
+    Copier renders such a folder as it is, without cloning the repository first: half a second
+    saved on each render of the option matrix and the dataset checks. (Renders that record the
+    template version use REPO.)
+    """
+    return copy_template(tmp_path_factory.mktemp("working-tree"))
+
+
+@pytest.fixture()
+def template_copy(tmp_path: Path) -> Path:
+    """A git repository holding the template, tagged v1.0.0 (for `copier update` and provenance)."""
+    tpl = copy_template(tmp_path / "tpl")
+    git(tpl, "init", "-q")
+    commit_all(tpl, "template v1")
+    git(tpl, "tag", "v1.0.0")
+    return tpl
 
 
 def readme_commands() -> list[str]:
@@ -204,6 +292,78 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
 def piped_project(main_job: MainJob) -> Iterator[Project]:
     """The default project after the README's main command: every stage has run once."""
     yield main_job.project
+
+
+# ---- the Spark engine: built only when a test asks (it needs Java 17+ and a large install) ----
+
+# Short-job settings for a 2-core CI machine: small shuffles, a JIT that starts fast.
+TEST_SPARK = {
+    "shuffle_partitions": 4,
+    "ui": False,
+    "conf": {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"},
+}
+
+
+@pytest.fixture(scope="session")
+def spark_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default answers with engine=spark, installed, tuned for tests."""
+    path = render(tmp_path_factory.mktemp("spark") / "project", engine="spark")
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["spark"].update(TEST_SPARK)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return synced(path, DEFAULT_PACKAGE)
+
+
+@pytest.fixture(scope="session")
+def spark_pipeline(spark_project: Project) -> Project:
+    """The Spark render after `uv run dvc repro`, the way a user runs it (no SPARK_* set)."""
+    env = {k: v for k, v in clean_env().items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+    spark_project.uv("run", "dvc", "repro", timeout=1200, env=env)
+    return spark_project
+
+
+# ---- every polish answer on (notebook, docs site, GitHub CI), with the piped outputs ----
+
+PIPELINE_OUTPUTS = ("data", "models", "reports", "mlartifacts")
+METRIC_DROP = 0.25  # how much lower the base branch's model scored on the primary metric
+
+
+def primary_metric(project: Project) -> str:
+    return yaml.safe_load((project.path / "params.yaml").read_text())["train"]["primary_metric"]
+
+
+@pytest.fixture(scope="session")
+def polished(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default answers plus notebook, docs and GitHub CI, with the piped outputs copied in.
+
+    It is a git repository on `main` with an `origin` whose `main` holds the same project with a
+    model that scored METRIC_DROP lower: a pull request from here improves on it. The CI, notebook
+    and docs-site tests share it (session scope: one render and one install for the three).
+    """
+    root = tmp_path_factory.mktemp("polished")
+    answers = {"include_notebooks": True, "include_docs": True, "ci": "github"}
+    path = render(root / "project", tasks=False, **answers)
+    for name in PIPELINE_OUTPUTS:
+        if (piped_project.path / name).exists():
+            shutil.copytree(piped_project.path / name, path / name)
+    shutil.copytree(piped_project.path / ".dvc" / "cache", path / ".dvc" / "cache")
+    for name in ("dvc.lock", "mlflow.db"):
+        shutil.copy2(piped_project.path / name, path / name)
+    project = synced(path, DEFAULT_PACKAGE)
+    project.run(["git", "init", "--quiet", "--initial-branch=main"])
+    project.run(["git", "add", "--all"])
+    project.run(["git", "commit", "--quiet", "--no-verify", "-m", "Project and pipeline outputs"])
+
+    origin, base = root / "origin.git", root / "base"
+    run(["git", "clone", "--quiet", "--bare", str(path), str(origin)], root)
+    run(["git", "clone", "--quiet", origin.as_uri(), str(base)], root)
+    metrics = json.loads((base / "reports" / "metrics.json").read_text())
+    metrics[primary_metric(project)] -= METRIC_DROP
+    (base / "reports" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    run(["git", "commit", "--quiet", "--all", "-m", "An older, worse model"], base)
+    run(["git", "push", "--quiet", "origin", "main"], base)
+    project.run(["git", "remote", "add", "origin", origin.as_uri()])
+    return project
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The default project, end to end: install, pipeline, tracking, lint, serving.
 
-Its own test suite runs in test_polish.py, as the `uv run pytest` step of its generated CI.
+Its own test suite runs in test_ci_files.py, as the `uv run pytest` step of its generated CI.
 """
 
 from __future__ import annotations

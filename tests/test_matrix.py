@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 import runpy
-import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,18 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import REPO, render, run
-from .test_render import JINJA_LEFTOVER
+from .conftest import (
+    JINJA_LEFTOVER,
+    REPO,
+    builtin_tasks,
+    check_params_args,
+    copier_datasets,
+    render,
+    run,
+)
 
 FACTORS: dict[str, list[Any]] = {
-    "dataset": ["penguins", "breast_cancer", "wine", "diabetes", "csv_url", "local_csv"],
+    "dataset": list(copier_datasets()),
     "dvc_remote": ["local", "s3", "gcs", "azure", "none"],
     "license": ["MIT", "Apache-2.0", "BSD-3-Clause", "proprietary"],
     "python_version": ["3.11", "3.12", "3.13"],
@@ -37,12 +43,7 @@ FACTORS: dict[str, list[Any]] = {
     "include_docs": [False, True],
 }
 CHECK_PARAMS = runpy.run_path(str(REPO / "hooks" / "check_params.py"))
-BUILTIN_TASK = {
-    "penguins": "classification",
-    "breast_cancer": "classification",
-    "wine": "classification",
-    "diabetes": "regression",
-}
+BUILTIN_TASK = builtin_tasks()
 
 
 Pair = tuple[tuple[str, Any], tuple[str, Any]]
@@ -96,23 +97,6 @@ def pairwise_rows() -> list[dict[str, Any]]:
 
 
 ROWS = pairwise_rows()
-
-
-@pytest.fixture(scope="module")
-def working_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template as it is checked out, in a folder that is not a git repository.
-
-    Copier renders such a folder as it is, without cloning the repository first: half a second
-    saved on each of the matrix's renders. (Renders that record the template version use REPO.)
-    """
-    folder = tmp_path_factory.mktemp("working-tree")
-    for part in ("copier.yml", "template", "hooks"):
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, folder / part)
-    return folder
 
 
 def _answers(row: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -189,7 +173,7 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path, working_
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["task"] == row["task"]
     # The update task's idea of a matching params.yaml is the template's own.
-    assert CHECK_PARAMS["problems"](params, row["dataset"], row["engine"]) == []
+    assert CHECK_PARAMS["problems"](params, *check_params_args(row["dataset"], row["engine"])) == []
     assert params["train"]["primary_metric"] == (
         "f1_macro" if row["task"] == "classification" else "r2"
     )

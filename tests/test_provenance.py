@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, clean_env, render
-from .test_update import PACKAGE, template_copy  # noqa: F401 (fixture)
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, render
 
 
 def _provenance(project: Path) -> str:
@@ -40,14 +39,14 @@ def _rows(project: Path) -> dict[str, list[str]]:
     return rows
 
 
-def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):  # noqa: F811
+def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):
     project = render(tmp_path / "p", template_copy, vcs_ref="v1.0.0")
     summary = _provenance(project)
     assert "0 modified" in summary and "0 files written by the author" in summary
 
-    features = project / "src" / PACKAGE / "features.py"
+    features = project / "src" / DEFAULT_PACKAGE / "features.py"
     features.write_text(features.read_text() + "\n\ndef my_feature() -> int:\n    return 42\n")
-    (project / "src" / PACKAGE / "my_model.py").write_text('"""Mine."""\n\nVALUE = 1\n')
+    (project / "src" / DEFAULT_PACKAGE / "my_model.py").write_text('"""Mine."""\n\nVALUE = 1\n')
     (project / ".env.example").unlink()
     readme = project / "README.md"  # the pipeline's results block must not count as an edit
     readme.write_text(
@@ -58,8 +57,8 @@ def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):  # n
 
     summary = _provenance(project)
     rows = _rows(project)
-    assert rows[f"src/{PACKAGE}/features.py"][:2] == ["template, modified", "4"]
-    assert rows[f"src/{PACKAGE}/my_model.py"][:2] == ["written by the author", "3"]
+    assert rows[f"src/{DEFAULT_PACKAGE}/features.py"][:2] == ["template, modified", "4"]
+    assert rows[f"src/{DEFAULT_PACKAGE}/my_model.py"][:2] == ["written by the author", "3"]
     assert rows[".env.example"][0] == "template, removed by the author"
     assert rows["README.md"][0] == "template, untouched"
     assert rows["params.yaml"][0] == "template, untouched"
@@ -71,7 +70,7 @@ def test_classifies_each_kind_of_edit(template_copy: Path, tmp_path: Path):  # n
     )
 
 
-def test_moved_template_gives_a_clear_error(tmp_path: Path, template_copy: Path):  # noqa: F811
+def test_moved_template_gives_a_clear_error(tmp_path: Path, template_copy: Path):
     project = render(tmp_path / "p", template_copy, vcs_ref="v1.0.0")
     answers = project / ".copier-answers.yml"
     answers.write_text(answers.read_text().replace(str(template_copy), str(tmp_path / "gone")))

@@ -22,6 +22,8 @@ import copier
 import pytest
 import yaml
 
+from .conftest import copier_datasets
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COPIER_YML = REPO_ROOT / "copier.yml"
 ANSWERS_TEMPLATE = "{{_copier_conf.answers_file}}.jinja"
@@ -387,15 +389,14 @@ def probe_template(questions_template: Path, tmp_path_factory: pytest.TempPathFa
     return root
 
 
-@pytest.mark.parametrize(
-    ("dataset", "task", "target"),
-    [
-        ("penguins", "classification", "species"),
-        ("breast_cancer", "classification", "target"),
-        ("wine", "classification", "target"),
-        ("diabetes", "regression", "target"),
-    ],
-)
+BUILTIN_DATASETS = [
+    (name, entry["task"], entry["target"])
+    for name, entry in copier_datasets().items()
+    if "target" in entry
+]
+
+
+@pytest.mark.parametrize(("dataset", "task", "target"), BUILTIN_DATASETS)
 def test_builtin_dataset_derives_task_and_target(
     probe_template: Path, tmp_path: Path, dataset: str, task: str, target: str
 ) -> None:

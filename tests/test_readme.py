@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,6 +15,20 @@ def test_readme_has_exactly_two_commands():
     assert len(commands) == 2, commands
     assert commands[0].startswith("uv run python scripts/lifecycle.py ")
     assert commands[1] == "uv run pytest"
+
+
+def test_readme_names_only_files_of_this_repository_that_exist():
+    """Its links, the files its commands run and its repository layout (the generated project's
+    files, named in the other sections, are checked on renders)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    layout = text.split("## Repository layout\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"\]\(([^):#]+)\)", text))  # relative links
+    named |= {word for command in readme_commands() for word in command.split() if "/" in word}
+    named |= set(re.findall(r"`([^`\s]+)`", layout))
+    named -= {word for word in named if "://" in word or word.startswith("path/")}
+    assert {"copier.yml", "template/", "docs/questions.md", "scripts/lifecycle.py"} <= named
+    missing = sorted(name for name in named if not (REPO / name).exists())
+    assert not missing, f"README.md names files that do not exist: {missing}"
 
 
 def test_ci_runs_the_readme_test_command():

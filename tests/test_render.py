@@ -11,11 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import DEFAULT_PACKAGE, REPO, run
+from .conftest import DEFAULT_PACKAGE, JINJA_LEFTOVER, REPO, render, run
 
-JINJA_LEFTOVER = re.compile(
-    r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b"
-)
 TEXT_SUFFIXES = {".py", ".toml", ".yaml", ".yml", ".md", ".cfg", ".txt", ".html", ".json", ".ini"}
 
 
@@ -58,6 +55,47 @@ def test_default_render_has_the_layout(default_render: Path):
         "data/snapshots/penguins.csv",
     ):
         assert (pkg / module).is_file(), module
+
+
+def layout_table_paths(readme: str) -> set[str]:
+    """The paths the README's layout table names: each row's path, and the src/ and tests/ paths
+    its description quotes (the outputs it mentions, such as models/model.json, come later)."""
+    table = readme.split("| path | what it holds |\n", 1)[1].split("\n\n", 1)[0]
+    paths = set()
+    for row in table.splitlines()[1:]:
+        first, description = row.strip("|").split("|", 1)
+        paths |= set(re.findall(r"`([^`]+)`", first))
+        paths |= set(re.findall(r"`((?:src|tests)/[^`]+)`", description))
+    return paths
+
+
+def check_layout_table(project: Path) -> None:
+    """Every path the table names exists, and every folder of the package and of tests/ is named."""
+    named = layout_table_paths((project / "README.md").read_text(encoding="utf-8"))
+    missing = sorted(path for path in named if not (project / path).exists())
+    assert not missing, f"README.md's layout table names paths the render lacks: {missing}"
+    package = project / "src" / DEFAULT_PACKAGE
+    folders = [
+        *(f"src/{DEFAULT_PACKAGE}/{path.name}/" for path in package.iterdir()),
+        *(f"tests/{path.name}/" for path in (project / "tests").iterdir()),
+    ]
+    unnamed = [
+        folder
+        for folder in folders
+        if (project / folder).is_dir()
+        and folder not in named
+        and not folder.rstrip("/").rsplit("/", 1)[1].startswith((".", "__"))  # tool caches
+    ]
+    assert not unnamed, f"README.md's layout table does not name {unnamed}"
+
+
+def test_readme_layout_table_names_what_exists(
+    default_render: Path, working_tree: Path, tmp_path: Path
+):
+    check_layout_table(default_render)
+    spark = render(tmp_path / "spark", working_tree, tasks=False, engine="spark")
+    assert f"src/{DEFAULT_PACKAGE}/spark/" in layout_table_paths((spark / "README.md").read_text())
+    check_layout_table(spark)
 
 
 def test_no_jinja_leftovers(default_render: Path):

@@ -3,7 +3,9 @@ with the pandas engine; the default render carries no trace of pyspark.
 
 The differential checks (both engines on the same files, including corrupted ones: same schema,
 clean rows, quarantine reasons and data quality report) are the generated project's own
-tests/spark/, run here inside the Spark render. Needs Java 17+ (`.ci/run` installs it).
+tests/spark/, run here inside the Spark render. Needs Java 17+ (`.ci/run` installs it). The render
+and its pipeline (`spark_project`, `spark_pipeline`) are session fixtures in conftest.py, built only
+when a test asks for them.
 """
 
 from __future__ import annotations
@@ -15,34 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, synced
+from .conftest import DEFAULT_PACKAGE, Project
 
 pytestmark = pytest.mark.slow
-
-# Short-job settings for a 2-core CI machine: small shuffles, a JIT that starts fast.
-TEST_SPARK = {
-    "shuffle_partitions": 4,
-    "ui": False,
-    "conf": {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"},
-}
-
-
-@pytest.fixture(scope="module")
-def spark_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The default answers with engine=spark, installed, tuned for tests."""
-    path = render(tmp_path_factory.mktemp("spark") / "project", engine="spark")
-    params = yaml.safe_load((path / "params.yaml").read_text())
-    params["spark"].update(TEST_SPARK)
-    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return synced(path, DEFAULT_PACKAGE)
-
-
-@pytest.fixture(scope="module")
-def spark_pipeline(spark_project: Project) -> Project:
-    """The Spark render after `uv run dvc repro`, the way a user runs it (no SPARK_* set)."""
-    env = {k: v for k, v in clean_env().items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-    spark_project.uv("run", "dvc", "repro", timeout=1200, env=env)
-    return spark_project
 
 
 def test_only_the_spark_render_depends_on_pyspark(default_render: Path, spark_project: Project):

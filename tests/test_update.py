@@ -7,7 +7,6 @@ then changes the template, tags again, and updates the project through copier's 
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,60 +15,31 @@ import pytest
 import yaml
 from copier import run_update
 
-from .conftest import REPO, clean_env, render, run
-
-PACKAGE = "penguin_species_classifier"
-TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return run(["git", *args], cwd, env=clean_env()).stdout
-
-
-def _commit_all(cwd: Path, message: str) -> None:
-    _git(cwd, "add", "-A")
-    _git(cwd, "commit", "-q", "--no-verify", "-m", message)
-
-
-@pytest.fixture()
-def template_copy(tmp_path: Path) -> Path:
-    """A git repository holding the template, tagged v1.0.0."""
-    tpl = tmp_path / "tpl"
-    tpl.mkdir()
-    for part in TEMPLATE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, tpl / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tpl / part)
-    _git(tpl, "init", "-q")
-    _commit_all(tpl, "template v1")
-    _git(tpl, "tag", "v1.0.0")
-    return tpl
+from .conftest import DEFAULT_PACKAGE, REPO, check_params_args, commit_all, git, render, run
 
 
 @pytest.fixture()
 def project(template_copy: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "project"
     render(dst, template_copy, vcs_ref="v1.0.0")
-    assert "Initial commit" in _git(dst, "log", "--oneline")
+    assert "Initial commit" in git(dst, "log", "--oneline")
     return dst
 
 
 def _release(tpl: Path, tag: str, change: Callable[[Path], None]) -> None:
     change(tpl / "template")
-    _commit_all(tpl, f"template {tag}")
-    _git(tpl, "tag", tag)
+    commit_all(tpl, f"template {tag}")
+    git(tpl, "tag", tag)
 
 
-def _update(project: Path, tag: str, **answers: object) -> None:
+def _update(project: Path, tag: str, *, tasks: bool = False, **answers: object) -> None:
     run_update(
         project,
         data=answers,
         defaults=True,
         overwrite=True,
         unsafe=True,
-        skip_tasks=True,
+        skip_tasks=not tasks,
         vcs_ref=tag,
         quiet=True,
     )
@@ -94,7 +64,7 @@ def _leftovers(project: Path) -> list[str]:
 
 
 def test_template_change_arrives_and_user_edits_survive(template_copy: Path, project: Path):
-    features = project / "src" / PACKAGE / "features.py"
+    features = project / "src" / DEFAULT_PACKAGE / "features.py"
     _append(features, "\n\n# author: my own helper lives below\n")
     _append(project / "Makefile", "\nmine:  ## my own target\n\techo mine\n")
     (project / "NOTES.md").write_text("my notes\n")
@@ -104,7 +74,7 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
     readme.write_text(
         readme.read_text().replace("## Problem\n", "## Problem\n\nMy own framing of the problem.\n")
     )
-    _commit_all(project, "my work")
+    commit_all(project, "my work")
 
     def change(template: Path) -> None:
         makefile = template / "Makefile.jinja"
@@ -138,7 +108,7 @@ def test_template_change_arrives_and_user_edits_survive(template_copy: Path, pro
 def test_real_conflict_is_reported_not_resolved(template_copy: Path, project: Path):
     makefile = project / "Makefile"
     makefile.write_text(makefile.read_text().replace("uv run pytest", "uv run pytest -x --mine"))
-    _commit_all(project, "my test flags")
+    commit_all(project, "my test flags")
     _release(
         template_copy,
         "v2.0.0",
@@ -162,10 +132,10 @@ def test_update_without_template_change_leaves_git_clean(template_copy: Path, pr
     )
     _update(project, "v1.0.1")
     # 5. nothing changes but the recorded template version
-    assert _git(project, "status", "--porcelain").splitlines() == [" M .copier-answers.yml"]
+    assert git(project, "status", "--porcelain").splitlines() == [" M .copier-answers.yml"]
     changed = [
         line
-        for line in _git(project, "diff", "--unified=0", ".copier-answers.yml").splitlines()
+        for line in git(project, "diff", "--unified=0", ".copier-answers.yml").splitlines()
         if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
     ]
     assert changed == ["-_commit: v1.0.0", "+_commit: v1.0.1"], changed
@@ -176,7 +146,7 @@ def test_user_data_models_tracking_and_params_are_never_overwritten(
 ):
     params = project / "params.yaml"
     params.write_text(re.sub(r"n_estimators: \d+", "n_estimators: 321", params.read_text()))
-    _commit_all(project, "tuned")
+    commit_all(project, "tuned")
     owned = {
         "data/raw/penguins.csv": "species\nmine\n",
         "models/model.json": '{"mine": true}\n',
@@ -201,53 +171,62 @@ def test_user_data_models_tracking_and_params_are_never_overwritten(
 
 
 def test_changing_an_answer_adds_and_removes_exactly_the_conditional_files(
-    template_copy: Path, project: Path
+    template_copy: Path, project: Path, capfd: pytest.CaptureFixture[str]
 ):
-    snapshot = project / "src" / PACKAGE / "data" / "snapshots" / "penguins.csv"
-    before = set(_git(project, "ls-files").splitlines())
+    snapshot = project / "src" / DEFAULT_PACKAGE / "data" / "snapshots" / "penguins.csv"
+    before = set(git(project, "ls-files").splitlines())
     assert snapshot.is_file()
-    _update(project, "v1.0.0", dataset="wine")
-    _commit_all(project, "switch to wine")
-    after = set(_git(project, "ls-files").splitlines())
+    capfd.readouterr()
+    _update(project, "v1.0.0", tasks=True, dataset="wine")  # tasks: the update-only params check
+    told = capfd.readouterr().out
+    commit_all(project, "switch to wine")
+    after = set(git(project, "ls-files").splitlines())
     removed = before - after
     assert removed == {
-        f"src/{PACKAGE}/data/snapshots/penguins.csv",
-        f"src/{PACKAGE}/data/snapshots/penguins.md",
+        f"src/{DEFAULT_PACKAGE}/data/snapshots/penguins.csv",
+        f"src/{DEFAULT_PACKAGE}/data/snapshots/penguins.md",
     }
     assert after - before == set()
     # params.yaml is the user's (kept as it was); the update task says what no longer matches.
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["data"]["source"] == "snapshot" and params["data"]["name"] == "penguins"
-    told = run([sys.executable, str(REPO / "hooks" / "check_params.py"), "wine", "pandas"], project)
-    assert "no longer matches your answers" in told.stdout
-    assert "set data.source to 'sklearn' and data.name to 'wine'" in told.stdout
+    assert "no longer matches your answers" in told
+    assert "set data.source to 'sklearn' and data.name to 'wine'" in told
 
 
 def test_params_check_is_silent_when_params_match_and_names_each_mismatch(tmp_path: Path):
-    check = [sys.executable, str(REPO / "hooks" / "check_params.py")]
+    def check(dataset: str, engine: str) -> list[str]:
+        """The update task's command line for these answers, as copier.yml computes it."""
+        script = str(REPO / "hooks" / "check_params.py")
+        return [sys.executable, script, *check_params_args(dataset, engine)]
+
     matching = "engine: pandas\ndata:\n  name: wine\n  source: sklearn\n"
     (tmp_path / "params.yaml").write_text(matching)
-    assert run([*check, "wine", "pandas"], tmp_path).stdout == ""
-    told = run([*check, "wine", "spark"], tmp_path).stdout
+    assert run(check("wine", "pandas"), tmp_path).stdout == ""
+    told = run(check("wine", "spark"), tmp_path).stdout
     assert "engine is 'pandas': set it to 'spark'" in told
     assert "there is no spark: section" in told
-    told = run([*check, "local_csv", "pandas"], tmp_path).stdout
+    told = run(check("local_csv", "pandas"), tmp_path).stdout
     assert "set data.source to 'local'" in told
+    assert "data.name" not in told  # the user's own CSV may be named anything
+    (tmp_path / "params.yaml").write_text(matching.replace("name: wine", "name: penguins"))
+    told = run(check("wine", "pandas"), tmp_path).stdout
+    assert "data.name is 'penguins': set it to 'wine'" in told
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
-    broken = run([*check, "wine", "pandas"], tmp_path)
+    broken = run(check("wine", "pandas"), tmp_path)
     assert broken.returncode == 0 and "not valid YAML" in broken.stdout
 
 
 def test_docker_answer_toggles_its_files(template_copy: Path, project: Path):
     docker_files = {"Dockerfile", ".dockerignore", "compose.yaml"}
-    tracked = set(_git(project, "ls-files").splitlines())
+    tracked = set(git(project, "ls-files").splitlines())
     if not docker_files & tracked:
         pytest.fail(
             "the default render should include the Docker files (include_docker defaults to true)"
         )
     _update(project, "v1.0.0", include_docker=False)
-    _commit_all(project, "no docker")
-    assert not docker_files & set(_git(project, "ls-files").splitlines())
+    commit_all(project, "no docker")
+    assert not docker_files & set(git(project, "ls-files").splitlines())
     _update(project, "v1.0.0", include_docker=True)
-    _commit_all(project, "docker again")
-    assert docker_files <= set(_git(project, "ls-files").splitlines())
+    commit_all(project, "docker again")
+    assert docker_files <= set(git(project, "ls-files").splitlines())

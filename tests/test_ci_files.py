@@ -1,26 +1,20 @@
-"""Portfolio polish, proved on real renders: CI workflows, the exploration notebook, the docs site.
+"""The generated CI files, proved on real renders.
 
 - The CI file of each `ci` answer passes a real linter: actionlint (which runs shellcheck on
   every `run:` script) for GitHub Actions; GitLab's CI schema (vendored by check-jsonschema) and
   shellcheck on every job script for GitLab. A broken file fails them: they are not silent.
 - Each CI's steps run in order in a rendered project that holds the piped default project's
-  outputs, so nothing is trained again. Only what needs the hosted service is left out: checkout,
-  setup-uv and its cache, setup-java, and artifact uploads (whose paths are checked instead).
-- The exploration notebook runs top to bottom with nbclient and draws its figures, on the
-  project's data and on the same data with rows the clean stage rejects.
-- The docs site builds with `make docs` (mkdocs --strict) from the pipeline's outputs.
+  outputs (the `polished` fixture), so nothing is trained again. Only what needs the hosted
+  service is left out: checkout, setup-uv and its cache, setup-java, and artifact uploads (whose
+  paths are checked instead).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, run, synced
+from .conftest import METRIC_DROP, Project, clean_env, primary_metric, render, run
 
 BIN = Path(sys.executable).parent  # the template's virtualenv: actionlint, shellcheck, ...
 # Answers that change the CI files: Spark needs Java; a local CSV cannot be read by CI.
@@ -114,10 +108,6 @@ def gitlab_job_scripts(config: dict[str, Any], job: dict[str, Any]) -> tuple[lis
     if before is None:
         before = config.get("default", {}).get("before_script", [])
     return list(before), list(job["script"])
-
-
-def _names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[<>=\[ ]", requirement)[0] for requirement in requirements}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,74 +207,9 @@ def test_readme_badge_points_at_the_generated_ci(ci_render: Callable[..., Path])
     assert not (gitlab / ".github").exists()
 
 
-def test_notebook_and_docs_answers_switch_their_tooling(
-    tmp_path: Path, ci_render: Callable[..., Path]
-):
-    """Hooks, dependency groups and the docs target exist exactly when their answer is on."""
-    on = render(tmp_path / "on", tasks=False, include_notebooks=True, include_docs=True)
-    for project, enabled in ((on, True), (ci_render("github"), False)):
-        config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
-        hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
-        assert ({"nbstripout", "jupytext-sync"} <= hooks) == enabled, hooks
-        pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-        groups = pyproject["dependency-groups"]
-        defaults = pyproject["tool"]["uv"]["default-groups"]
-        for group in ("notebooks", "docs"):
-            assert (group in groups) == enabled and (group in defaults) == enabled, group
-        assert ("\ndocs:" in (project / "Makefile").read_text()) == enabled
-        for name in ("mkdocs.yml", "docs/index.md", "docs/gen_pages.py", "notebooks/jupytext.toml"):
-            assert (project / name).is_file() == enabled, name
-        for name in ("notebooks/01-exploration.ipynb", "notebooks/01-exploration.py"):
-            assert (project / name).is_file() == enabled, name
-    groups = tomllib.loads((on / "pyproject.toml").read_text())["dependency-groups"]
-    assert {"ipykernel", "nbclient", "jupytext", "nbstripout"} <= _names(groups["notebooks"])
-    assert {"mkdocs-material", "mkdocstrings"} <= _names(groups["docs"])
-
-
 # ------------------------------------------------------------------------------------------------
-# A rendered project with every polish answer on, holding the piped project's outputs
+# The CI steps, run in the `polished` project (conftest): every polish answer on, piped outputs in
 # ------------------------------------------------------------------------------------------------
-PIPELINE_OUTPUTS = ("data", "models", "reports", "mlartifacts")
-METRIC_DROP = 0.25  # how much lower the base branch's model scored on the primary metric
-
-
-@pytest.fixture(scope="module")
-def polished(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The default answers plus notebook, docs and GitHub CI, with the piped outputs copied in.
-
-    It is a git repository on `main` with an `origin` whose `main` holds the same project with a
-    model that scored METRIC_DROP lower: a pull request from here improves on it.
-    """
-    root = tmp_path_factory.mktemp("polished")
-    answers = {"include_notebooks": True, "include_docs": True, "ci": "github"}
-    path = render(root / "project", tasks=False, **answers)
-    for name in PIPELINE_OUTPUTS:
-        if (piped_project.path / name).exists():
-            shutil.copytree(piped_project.path / name, path / name)
-    shutil.copytree(piped_project.path / ".dvc" / "cache", path / ".dvc" / "cache")
-    for name in ("dvc.lock", "mlflow.db"):
-        shutil.copy2(piped_project.path / name, path / name)
-    project = synced(path, DEFAULT_PACKAGE)
-    project.run(["git", "init", "--quiet", "--initial-branch=main"])
-    project.run(["git", "add", "--all"])
-    project.run(["git", "commit", "--quiet", "--no-verify", "-m", "Project and pipeline outputs"])
-
-    origin, base = root / "origin.git", root / "base"
-    run(["git", "clone", "--quiet", "--bare", str(path), str(origin)], root)
-    run(["git", "clone", "--quiet", origin.as_uri(), str(base)], root)
-    metrics = json.loads((base / "reports" / "metrics.json").read_text())
-    metrics[primary_metric(project)] -= METRIC_DROP
-    (base / "reports" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    run(["git", "commit", "--quiet", "--all", "-m", "An older, worse model"], base)
-    run(["git", "push", "--quiet", "origin", "main"], base)
-    project.run(["git", "remote", "add", "origin", origin.as_uri()])
-    return project
-
-
-def primary_metric(project: Project) -> str:
-    return yaml.safe_load((project.path / "params.yaml").read_text())["train"]["primary_metric"]
-
-
 # A command that the other CI file already ran, identically (no variables) in the same project,
 # is not run twice: its first result stands. The project's tests take most of a minute.
 _already_ran: dict[tuple[Path, str], str] = {}
@@ -315,9 +240,6 @@ def _change(table: str, metric: str) -> float:
     return float(row.group(1))
 
 
-# ------------------------------------------------------------------------------------------------
-# The CI steps, run
-# ------------------------------------------------------------------------------------------------
 # A pull request against main.
 GITHUB_EXPRESSIONS = {"github.base_ref": "main", "github.ref": "refs/pull/1/merge"}
 GITHUB_CONDITIONS = {"github.event_name == 'pull_request'": True}
@@ -403,154 +325,3 @@ def test_gitlab_jobs_run_in_a_rendered_project(polished: Project, ci_render: Cal
         )
     finally:
         report.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# The exploration notebook, executed
-# ------------------------------------------------------------------------------------------------
-EXECUTE = """
-import sys
-import nbformat
-from nbclient import NotebookClient
-
-source, workdir, target = sys.argv[1:4]
-notebook = nbformat.read(source, as_version=4)
-resources = {"metadata": {"path": workdir}}
-NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources).execute()
-nbformat.write(notebook, target)
-"""
-
-
-def execute_notebook(project: Project, workdir: Path, target: Path) -> tuple[list[bytes], str]:
-    """Run the project's notebook with its own kernel from `workdir`; return its PNGs and text."""
-    source = project.path / "notebooks" / "01-exploration.ipynb"
-    project.uv("run", "python", "-c", EXECUTE, str(source), str(workdir), str(target), timeout=600)
-    images: list[bytes] = []
-    texts: list[str] = []
-    for cell in json.loads(target.read_text())["cells"]:
-        for output in cell.get("outputs", []):
-            assert output["output_type"] != "error", output
-            data = output.get("data", {})
-            if "image/png" in data:
-                images.append(base64.b64decode(data["image/png"]))
-            texts.append("".join(output.get("text", "")) + "".join(data.get("text/plain", "")))
-    return images, "\n".join(texts)
-
-
-@pytest.mark.slow
-def test_notebook_runs_top_to_bottom_and_draws_its_figures(polished: Project, tmp_path: Path):
-    notebooks = polished.path / "notebooks"
-    images, text = execute_notebook(polished, notebooks, tmp_path / "executed.ipynb")
-    quality = json.loads((polished.path / "reports" / "data_quality.json").read_text())
-    # missing values, target balance, numeric and categorical distributions, correlations
-    assert len(images) >= 5, text
-    assert all(image.startswith(b"\x89PNG") and len(image) > 5_000 for image in images)
-    assert f"{quality['rows_in']} rows in, {quality['rows_clean']} clean" in text
-    assert "Spearman r" in text and "primary metric:" in text
-    assert f"{quality['rows_quarantined']} of {quality['rows_in']} rows quarantined" in text
-
-    # The nbstripout hook strips these outputs from a notebook staged for a commit.
-    committed = notebooks / "executed-copy.ipynb"
-    relative = str(committed.relative_to(polished.path))
-    shutil.copy2(tmp_path / "executed.ipynb", committed)
-    polished.run(["git", "add", relative])
-    try:
-        hook = polished.uv(
-            "run", "pre-commit", "run", "nbstripout", "--files", relative,
-            check=False, timeout=300,
-        )  # fmt: skip
-        assert hook.returncode == 1, hook.stdout
-        assert "files were modified by this hook" in hook.stdout, hook.stdout
-        cells = json.loads(committed.read_text())["cells"]
-        assert all(not cell.get("outputs") for cell in cells if cell["cell_type"] == "code")
-    finally:
-        polished.run(["git", "reset", "--quiet", "--", relative])
-        committed.unlink(missing_ok=True)
-
-
-@pytest.mark.slow
-def test_notebook_shows_rejected_rows_with_their_reasons(polished: Project, tmp_path: Path):
-    """The project's data plus two bad rows: the clean stage rejects them, the notebook says why."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("params.yaml", "pyproject.toml"):
-        shutil.copy2(polished.path / name, copy / name)
-    for name in ("data", "reports", "notebooks"):
-        shutil.copytree(polished.path / name, copy / name)
-    raw = copy / "data" / "raw" / "penguins.csv"
-    header, first = raw.read_text().splitlines()[:2]
-    broken = dict(zip(header.split(","), first.split(","), strict=True))
-    broken["flipper_length_mm"] = "long"
-    raw.write_text(raw.read_text().rstrip("\n") + f"\n{first}\n{','.join(broken.values())}\n")
-    run([str(polished.path / ".venv" / "bin" / DEFAULT_PACKAGE), "clean"], copy)
-
-    quality = json.loads((copy / "reports" / "data_quality.json").read_text())
-    assert quality["rows_quarantined"] == 2 and quality["duplicates_removed"] == 1
-
-    images, text = execute_notebook(polished, copy / "notebooks", tmp_path / "executed.ipynb")
-    assert f"2 of {quality['rows_in']} rows quarantined (1 of them duplicates)" in text, text
-    assert all(reason in text for reason in quality["quarantine_reasons"]), text
-    assert "long" in text  # the rejected rows themselves, with the value that failed
-    assert len(images) >= 6  # the five of the clean data, plus the reasons
-
-
-# ------------------------------------------------------------------------------------------------
-# The docs site, built
-# ------------------------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_docs_site_builds_strict_from_the_pipeline_outputs(polished: Project):
-    assert shutil.which("make"), "make is needed for 'make docs'"
-    polished.run(["make", "docs"], timeout=600)
-    site = polished.path / "site"
-
-    def page(name: str, tags: bool = True) -> str:
-        """A built page's HTML, or its text only (code blocks are split into highlighted spans)."""
-        source = (site / name / "index.html").read_text()
-        return html.unescape(source if tags else re.sub(r"<[^>]+>", "", source))
-
-    diagram = re.search(r'<pre class="mermaid"><code>(.*?)</code></pre>', page("pipeline"), re.S)
-    assert diagram, "no Mermaid diagram on the pipeline page"
-    stages = yaml.safe_load((polished.path / "dvc.yaml").read_text())["stages"]
-    for stage in stages:
-        assert f'(["{stage}"])' in diagram.group(1), stage
-    assert diagram.group(1).count("-->") >= len(stages) - 1
-    assert '-->|"data/raw"|' in diagram.group(1)
-
-    schema = json.loads((polished.path / "data" / "interim" / "schema.json").read_text())
-    data = page("data")
-    assert all(column["name"] in data for column in schema["features"])
-    card = (polished.path / "reports" / "MODEL_CARD.md").read_text().splitlines()[0]
-    assert card.lstrip("# ") in page("reports/MODEL_CARD")
-    figures = sorted(p.name for p in (polished.path / "reports" / "figures").glob("*.png"))
-    assert figures
-    assert figures == sorted(p.name for p in (site / "reports" / "figures").glob("*.png"))
-
-    openapi = json.loads((site / "api" / "openapi.json").read_text())
-    assert {"/health", "/model", "/predict"} <= set(openapi["paths"])
-    api = page("api")
-    example = json.loads((polished.path / "models" / "model.json").read_text())["example"]
-    request = re.search(r"-d @- <<'JSON'\n(.*?)\nJSON", page("api", tags=False), re.S)
-    assert request and json.loads(request.group(1)) == {"instances": [example]}
-    assert all(f"<code>{path}</code>" in api for path in openapi["paths"])
-
-    source = polished.path / "src" / DEFAULT_PACKAGE
-    reference = "".join(p.read_text() for p in (site / "reference").rglob("index.html"))
-    for module in source.rglob("*.py"):
-        if module.stem not in ("__init__", "__main__"):
-            parts = module.relative_to(source).with_suffix("").parts
-            assert f'id="{".".join((DEFAULT_PACKAGE, *parts))}"' in reference, module
-    assert (site / "updating" / "index.html").is_file()
-
-
-@pytest.mark.slow
-def test_docs_build_fails_clearly_without_pipeline_outputs(polished: Project, tmp_path: Path):
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("mkdocs.yml", "pyproject.toml", "dvc.yaml", "params.yaml"):
-        shutil.copy2(polished.path / name, copy / name)
-    for name in ("docs", "src"):
-        shutil.copytree(polished.path / name, copy / name)
-    mkdocs = str(polished.path / ".venv" / "bin" / "mkdocs")
-    result = run([mkdocs, "build", "--strict", "-d", str(tmp_path / "site")], copy, check=False)
-    assert result.returncode != 0
-    assert "run `make pipeline`" in result.stdout + result.stderr, result.stderr[-3000:]
