@@ -2,7 +2,8 @@
 
 The module is read from docs/customizing.md, so the walkthrough is what is tested. One render
 (with tuning) and one experiment: `dvc exp run -S train.model=extra_trees` must train the new
-family, search its own hyperparameters and name it in the reports, with no other file edited.
+family, take a `train.extra_trees` setting, search its own hyperparameters and name it in the
+reports, with no other file edited.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.slow
 
 DOCS = REPO / "docs" / "customizing.md"
 FAMILY = "extra_trees"
+SETTING = ("max_depth", 12)  # set with -S +train.extra_trees.max_depth=12; not in the search space
 
 # Run inside the project: what the registry says about the new family, and the MLflow runs.
 INSPECT = """
@@ -107,7 +109,8 @@ def extended(tmp_path_factory: pytest.TempPathFactory) -> Extended:
 
     env = clean_env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # later commands start seconds faster
-    experiment = ["-S", f"train.model={FAMILY}", "-S", "train.tuning.n_trials=2"]
+    setting = f"+train.{FAMILY}.{SETTING[0]}={SETTING[1]}"
+    experiment = ["-S", f"train.model={FAMILY}", "-S", setting, "-S", "train.tuning.n_trials=2"]
     project.uv("run", "dvc", "exp", "run", *experiment, env=env, timeout=900)
 
     status = _git(project, "status", "--porcelain", "--untracked-files=no").splitlines()
@@ -143,10 +146,11 @@ def test_the_search_tried_the_family_own_hyperparameters(extended: Extended):
     assert card["tuning"]["n_trials"] == 2
     trials = extended.inspected["trial_params"]
     assert len(trials) == 2
-    expected = set(extended.inspected["defaults"]) | set(space)
+    assert SETTING[0] not in space
+    expected = set(extended.inspected["defaults"]) | set(space) | {SETTING[0]}
     assert all(set(params) == expected for params in trials), trials
     assert set(card["hyperparameters"]) == expected
-    assert all(card["hyperparameters"][name] is not None for name in space)
+    assert card["hyperparameters"][SETTING[0]] == SETTING[1]  # params.yaml's section, kept
 
 
 def test_the_reports_name_it_by_its_display_name(extended: Extended):

@@ -52,7 +52,7 @@ if variant == "naive":
     import pandas as pd
     from {package}.data.schema import DatasetSchema
     from {package}.features import model_frame
-    from {package}.model_io import TRUSTED_TYPES, load_skops
+    from {package}.model_io import load_skops, trusted_types
     from {package}.training.registry import flatten
 
     schema = DatasetSchema.model_validate(json.loads(paths.features.read_text()))
@@ -67,7 +67,7 @@ if variant == "naive":
             name="model",
             input_example=example,
             registered_model_name=params.project,
-            skops_trusted_types=TRUSTED_TYPES,  # MLflow 3.17 refuses a forest without it
+            skops_trusted_types=trusted_types(),  # MLflow 3.17 refuses a forest without it
         )
 """
 

@@ -8,19 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# The types our pipelines contain that skops does not trust by default, and nothing more: for each
-# model family and task, `skops.io.get_untrusted_types` on a fitted pipeline lists only these
-# (plain data holders, no code). Saving refuses any other type (training/export.py), so a new one
-# is reviewed before it is trusted.
-TRUSTED_TYPES = [
-    "numpy.dtype",
-    "sklearn.tree._tree.Tree",  # random forests
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting
-]
+
+def trusted_types() -> list[str]:
+    """The types our pipelines contain that skops does not trust by default, and nothing more.
+
+    For each model family and task, `skops.io.get_untrusted_types` on a fitted pipeline lists only
+    `numpy.dtype` and the types that family declares (plain data holders, no code). Saving refuses
+    any other type (training/export.py), so a new one is reviewed, and declared in its family's
+    `trusted_types`, before it is trusted. Reading the registry imports no scikit-learn.
+    """
+    from .families import trusted_types as declared
+
+    return ["numpy.dtype", *declared()]
 
 
 def load_skops(path: Path) -> Any:
-    """Load a pipeline saved by save_skops, trusting only TRUSTED_TYPES."""
+    """Load a pipeline saved by save_skops, trusting only trusted_types()."""
     import skops.io as sio
 
-    return sio.load(path, trusted=TRUSTED_TYPES)
+    return sio.load(path, trusted=trusted_types())

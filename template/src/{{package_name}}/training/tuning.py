@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ConfigError, ModelFamily, TrainParams
+from .. import families
+from ..config import ConfigError, TrainParams
 from .metrics import GREATER_IS_BETTER
 
 log = logging.getLogger(__name__)
@@ -59,25 +60,9 @@ class SearchResult:
         }
 
 
-def suggest(trial: Any, family: ModelFamily, task: str) -> Hyperparameters:
-    """The search space of each family: ranges wide enough for small and medium tables."""
-    if family == "linear":
-        name = "C" if task == "classification" else "alpha"
-        return {name: trial.suggest_float(name, 1e-3, 1e3, log=True)}
-    if family == "random_forest":
-        return {
-            "n_estimators": trial.suggest_int("n_estimators", 50, 300, step=50),
-            "max_depth": trial.suggest_categorical("max_depth", [None, 4, 8, 16]),
-            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 10),
-            "max_features": trial.suggest_categorical("max_features", ["sqrt", 0.33, 0.5, 1.0]),
-        }
-    return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "max_iter": trial.suggest_int("max_iter", 50, 300, step=50),
-        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 64, log=True),
-        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 50, log=True),
-        "l2_regularization": trial.suggest_float("l2_regularization", 1e-3, 10.0, log=True),
-    }
+def suggest(trial: Any, family: str, task: str) -> Hyperparameters:
+    """One trial's hyperparameters, drawn from the search space `family` declares."""
+    return families.get(family).search_space(trial, task)
 
 
 def _import_optuna() -> Any:
@@ -93,7 +78,7 @@ def _import_optuna() -> Any:
 
 def search(
     cross_validate: Callable[[Hyperparameters], dict[str, float]],
-    family: ModelFamily,
+    family: str,
     task: str,
     metric: str,
     params: TrainParams,
@@ -106,7 +91,7 @@ def search(
     """
     optuna = _import_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base = params.hyperparameters(family)
+    base = params.hyperparameters(task, family)
     result = SearchResult(metric=metric)
 
     def objective(optuna_trial: Any) -> float:
