@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PARAMS_FILE = "params.yaml"
+# The files in models/: training writes them, the API reads them from MODEL_PATH (default models/).
+MODEL_CARD_FILE = "model.json"
+ONNX_FILE = "model.onnx"
+SKOPS_FILE = "pipeline.skops"
 ColumnKind = Literal["numeric", "categorical", "boolean", "datetime", "id", "drop"]
 MissingPolicy = Literal["impute", "drop"]
-ModelFamily = Literal["linear", "random_forest", "hist_gradient_boosting"]
 Engine = Literal["pandas", "spark"]
 
 
@@ -35,7 +38,7 @@ class DataParams(_Frozen):
     """Where the raw data comes from and what to predict."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    source: Literal["snapshot", "sklearn", "url", "local"]
+    source: str  # a module of data/sources/ (snapshot, sklearn, url, local, or one you add)
     url: str | None = None
     sha256: str | None = None
     path: str | None = None
@@ -44,6 +47,24 @@ class DataParams(_Frozen):
     encoding: str | None = None  # None: UTF-8 (a BOM is fine); set it for other encodings, e.g. cp1252
     timeout_seconds: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)  # settings of a source you add (its Options)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        # Imported here, not at the top: config imports nothing of the package when it is imported.
+        from .data.sources import kinds, unknown_source_message
+
+        if value not in kinds():
+            raise ValueError(unknown_source_message(value))
+        return value
+
+    @model_validator(mode="after")
+    def _options_fit_the_source(self) -> DataParams:
+        from .data.sources import get
+
+        get(self.source).check_options(self.options)
+        return self
 
     @field_validator("sha256")
     @classmethod
@@ -85,22 +106,56 @@ class TuningParams(_Frozen):
     timeout_seconds: float | None = Field(default=None, gt=0)
 
 
-class TrainParams(_Frozen):
-    """The model family, its hyperparameters and how it is judged."""
+Hyperparameter = bool | int | float | str | None
 
-    model: ModelFamily = "random_forest"
+
+class TrainParams(_Frozen):
+    """The model family, its hyperparameters and how it is judged.
+
+    Besides the settings below, `train:` holds one section of hyperparameters per model family,
+    named after it (`train.random_forest`, ...). The families are the modules of the `families`
+    package, so a key that is neither a setting nor a family is refused, naming both lists.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    __pydantic_extra__: dict[str, dict[str, Hyperparameter]] = Field(init=False)
+
+    model: str = "random_forest"
     seed: int = 42
     cv_folds: int = Field(default=5, ge=2)
     primary_metric: str = "f1_macro"
     n_jobs: int = Field(default=-1, ge=-1)
     tuning: TuningParams = TuningParams()
-    linear: dict[str, float | int | str | None] = Field(default_factory=dict)
-    random_forest: dict[str, float | int | str | None] = Field(default_factory=dict)
-    hist_gradient_boosting: dict[str, float | int | str | None] = Field(default_factory=dict)
 
-    def hyperparameters(self, family: ModelFamily | None = None) -> dict[str, float | int | str | None]:
-        """Hyperparameters for `family` (the chosen model when omitted)."""
-        return dict(getattr(self, family or self.model))
+    def hyperparameters(self, task: str, family: str | None = None) -> dict[str, Hyperparameter]:
+        """`family`'s defaults for `task` (the chosen model when omitted), overlaid with its section."""
+        from .families import get
+
+        name = family or self.model
+        return get(name).defaults_for(task) | (self.model_extra or {}).get(name, {})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_are_families(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(str(key) for key in data if key not in cls.model_fields and not _is_family(str(key)))
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(unknown)}: a key under train: is a setting "
+                f"({', '.join(cls.model_fields)}) or the hyperparameters of a model family "
+                f"({', '.join(_family_names())}; each is a module in src/{__package__}/families/)"
+            )
+        return data
+
+    @field_validator("model")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        if not _is_family(value):
+            from .families import unknown_family_message
+
+            raise ValueError(unknown_family_message(value))
+        return value
 
     @field_validator("n_jobs")
     @classmethod
@@ -108,6 +163,17 @@ class TrainParams(_Frozen):
         if value == 0:
             raise ValueError("must be a number of cores (1, 2, ...) or -1 for all of them, not 0")
         return value
+
+
+def _family_names() -> list[str]:
+    # Imported here, not at the top: config imports nothing of the package when it is imported.
+    from .families import names
+
+    return names()
+
+
+def _is_family(name: str) -> bool:
+    return name in _family_names()
 
 
 class ExportParams(_Frozen):
@@ -255,15 +321,15 @@ class Paths:
 
     @property
     def pipeline(self) -> Path:
-        return self.models / "pipeline.skops"
+        return self.models / SKOPS_FILE
 
     @property
     def onnx(self) -> Path:
-        return self.models / "model.onnx"
+        return self.models / ONNX_FILE
 
     @property
     def model_card_json(self) -> Path:
-        return self.models / "model.json"
+        return self.models / MODEL_CARD_FILE
 
     @property
     def training_results(self) -> Path:

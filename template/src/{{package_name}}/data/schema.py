@@ -15,21 +15,25 @@ import logging
 import math
 import re
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from ..artifacts import Column, Target
 from ..config import CleanParams, DataParams
 from .io import DataError
+from .rules import check_class_count, too_many_categories
 
 log = logging.getLogger(__name__)
 
-FeatureKind = Literal["numeric", "categorical", "boolean"]
 TRUE_TOKENS = frozenset({"true", "t", "yes", "y"})
 FALSE_TOKENS = frozenset({"false", "f", "no", "n"})
 BINARY_DIGITS = frozenset({"0", "1", "0.0", "1.0"})
+# What a boolean column's values mean, in lower case (`parse_boolean`; the Spark engine too).
+TRUE_VALUES = TRUE_TOKENS | {"1", "1.0"}
+FALSE_VALUES = FALSE_TOKENS | {"0", "0.0"}
 ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|index)$|^(id|uuid|guid)(_|$)", re.IGNORECASE)
 # Integers that name things rather than count them: one-hot them, never scale them.
 CODE_NAME = re.compile(r"zip|postcode|postal|fips|(^|_)(code|area_?code)$", re.IGNORECASE)
@@ -42,35 +46,14 @@ DATE_LIKE = re.compile(
 )
 DATETIME_SHARE = 0.95
 SAMPLE_ROWS = 500
-MAX_CLASSES = 100
 LONG_TAIL_RATIO = 5.0
+# How numbers are written in the wild, and what is removed or replaced before they are parsed.
+CURRENCY = re.compile(r"^([+-]?)\s*[$€£¥]\s*")  # a leading currency sign (the number's sign stays)
+PERCENT = re.compile(r"\s*%$")
+UNIT_SIGNS = "$€£¥%"  # a value without any of these has no currency or percent sign to remove
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-
-
-class Column(BaseModel):
-    """One model input column, after cleaning."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    kind: FeatureKind
-    nullable: bool = True
-    categories: list[str] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    integer: bool = False
-    derived_from: str | None = None
-
-
-class Target(BaseModel):
-    """The column to predict."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    task: Literal["classification", "regression"]
-    classes: list[str] | None = None
+COMMA_MEANS = {"thousands": "", "decimal": "."}  # what a comma is replaced with, by separator rule
 
 
 class DatasetSchema(BaseModel):
@@ -113,24 +96,36 @@ def as_text(series: pd.Series) -> pd.Series:
     return series.astype("str").str.strip().where(series.notna())
 
 
-def _number_text(text: pd.Series) -> pd.Series:
-    """Number-like text made parseable: currency signs, '%', thousands separators, decimal commas.
+def separator_rule(
+    commas: int | None, not_thousands: int | None, not_decimal: int | None, dots: int | None
+) -> str:
+    """What a comma means in a column of number text: 'thousands', 'decimal' or 'none' (leave it).
 
-    Separators are decided per column: '1,234' is a thousands separator when every value with a
-    comma is grouped in threes; '1,5' is a decimal comma when no value in the column has a '.'.
+    Decided per column, from counts over its values (so both engines decide alike): '1,234' is a
+    thousands separator when every value with a comma is grouped in threes; '1,5' is a decimal
+    comma when every value with a comma looks so and no value in the column has a '.'.
     """
-    text = text.str.replace(r"^([+-]?)\s*[$€£¥]\s*", r"\1", regex=True).str.replace(r"\s*%$", "", regex=True)
-    with_comma = text[text.str.contains(",", regex=False, na=False)]
-    if with_comma.empty:
-        return text
-    if with_comma.str.fullmatch(THOUSANDS.pattern).all():
-        return text.str.replace(",", "", regex=False)
-    if (
-        with_comma.str.fullmatch(DECIMAL_COMMA.pattern).all()
-        and not text.str.contains(".", regex=False).any()
-    ):
-        return text.str.replace(",", ".", regex=False)
-    return text
+    if not commas:
+        return "none"
+    if not not_thousands:
+        return "thousands"
+    if not not_decimal and not dots:
+        return "decimal"
+    return "none"
+
+
+def _number_text(text: pd.Series) -> pd.Series:
+    """Number-like text made parseable: currency signs, '%', thousands separators, decimal commas."""
+    text = text.str.replace(CURRENCY.pattern, r"\1", regex=True).str.replace(PERCENT.pattern, "", regex=True)
+    comma = text.str.contains(",", regex=False, na=False)
+    with_comma = text[comma]
+    rule = separator_rule(
+        int(comma.sum()),
+        int((~with_comma.str.fullmatch(THOUSANDS.pattern)).sum()),
+        int((~with_comma.str.fullmatch(DECIMAL_COMMA.pattern)).sum()),
+        int(text.str.contains(".", regex=False, na=False).sum()),
+    )
+    return text if rule == "none" else text.str.replace(",", COMMA_MEANS[rule], regex=False)
 
 
 def parse_numeric(series: pd.Series) -> pd.Series:
@@ -145,10 +140,7 @@ def parse_boolean(series: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(series):
         return series.astype("float64")
     text = as_text(series).str.lower()
-    truth = {
-        **dict.fromkeys(TRUE_TOKENS | {"1", "1.0"}, 1.0),
-        **dict.fromkeys(FALSE_TOKENS | {"0", "0.0"}, 0.0),
-    }
+    truth = {**dict.fromkeys(TRUE_VALUES, 1.0), **dict.fromkeys(FALSE_VALUES, 0.0)}
     return text.map(truth).astype("float64")
 
 
@@ -322,11 +314,7 @@ def _check_target(frame: pd.DataFrame, data: DataParams, clean: CleanParams) -> 
         )
     if data.task == "classification":
         classes = sorted(values.unique().tolist())
-        if len(classes) > MAX_CLASSES:
-            raise DataError(
-                f"target '{data.target}' has {len(classes)} classes; that looks like a number to "
-                "predict. Set data.task to 'regression' in params.yaml."
-            )
+        check_class_count(data.target, len(classes))
         return classes
     share, examples = _share_example(values, parse_numeric(values))
     if share < clean.numeric_parse_ratio:
@@ -346,6 +334,7 @@ def infer_schema(frame: pd.DataFrame, data: DataParams, clean: CleanParams) -> D
     dropped: dict[str, str] = {}
     inference: dict[str, str] = {}
     datetime_formats: dict[str, str | None] = {}
+    too_wide: dict[str, str] = {}
     for name in frame.columns:
         if name == data.target:
             continue
@@ -393,29 +382,39 @@ def infer_schema(frame: pd.DataFrame, data: DataParams, clean: CleanParams) -> D
             )
         else:
             categories = sorted(as_text(values.dropna()).unique().tolist())
-            if len(categories) > clean.max_categories and name not in clean.column_types:
-                dropped[name] = (
-                    f"{len(categories)} distinct values (more than clean.max_categories="
-                    f"{clean.max_categories}); pin it as categorical in clean.column_types to keep it"
-                )
-                inference[name] = f"drop: {dropped[name]}"
-                continue
+            if reason := too_many_categories(name, len(categories), clean):
+                too_wide[name] = reason
             features.append(Column(name=name, kind="categorical", nullable=nullable, categories=categories))
     for name, reason in dropped.items():
         log.info("dropping column '%s': %s", name, reason)
-    if not features:
-        raise DataError(
-            "no usable feature columns are left after inference "
-            f"({'; '.join(f'{k}: {v}' for k, v in dropped.items()) or 'the file has only the target'}); "
-            "pin column types with clean.column_types in params.yaml."
-        )
-    return DatasetSchema(
+    schema = DatasetSchema(
         features=features,
         target=Target(name=data.target, task=data.task, classes=classes),
         dropped=dropped,
         datetime_columns=list(datetime_formats),
         datetime_formats=datetime_formats,
         inference=inference,
+    )
+    schema = drop_features(schema, too_wide)
+    if not schema.features:
+        raise DataError(
+            "no usable feature columns are left after inference "
+            f"({'; '.join(f'{k}: {v}' for k, v in schema.dropped.items()) or 'the file has only the target'}); "
+            "pin column types with clean.column_types in params.yaml."
+        )
+    return schema
+
+
+def drop_features(schema: DatasetSchema, reasons: dict[str, str]) -> DatasetSchema:
+    """`schema` without the features named in `reasons`, each recorded as dropped, with its reason."""
+    for name, reason in reasons.items():
+        log.info("dropping column '%s': %s", name, reason)
+    return schema.model_copy(
+        update={
+            "features": [c for c in schema.features if c.name not in reasons],
+            "dropped": {**schema.dropped, **reasons},
+            "inference": {**schema.inference, **{name: f"drop: {why}" for name, why in reasons.items()}},
+        }
     )
 
 

@@ -1,13 +1,15 @@
-"""The clean stage on Spark: the pandas engine's rules (`data/clean.py`) as Spark column expressions.
+"""The clean stage on Spark: the pandas engine's row-level work (`data/clean.py`) as Spark expressions.
 
 The same as the pandas engine, by construction:
 - the schema: `infer_schema` itself runs on the whole file when it has at most
   spark.schema_sample_rows rows, else on a seeded sample, whose categories and classes are then
   completed from every row (a rare category must not be quarantined for missing the sample);
 - the checks: translated one by one from the pandera schema that `build_pandera_schema` returns;
-- the reasons: each row carries (column, problem, value) triples that become the same `Problem`
-  objects, so quarantine.csv and the counts in reports/data_quality.json read the same;
-- the accounting, `rows_in == rows_clean + rows_quarantined`, checked before anything is written.
+- the parsing: the token sets, regular expressions and separator rule of `data/schema.py`;
+- the reasons: each row carries (column, problem, value) triples, worded by `data/rules.py`, that
+  become the same `Problem` objects, so quarantine.csv and the counts read the same;
+- the table-level rules (row accounting, minimum clean rows, class sizes, refreshed levels) and the
+  layout of reports/data_quality.json: `data/rules.py`'s `conclude`, on counts this engine supplies.
 
 What differs is where the rows are: the executors type and check them and write the clean table as
 Parquet parts, in file order, that the driver appends to one file a row group at a time; the driver
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -28,26 +30,23 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd  # at module level: pandas_udf reads the type hints of parse()
 
-from ..config import CleanParams, DataParams, Params, Paths, SplitParams
-from ..data.clean import (
-    DUPLICATE,
-    MIN_CLEAN_ROWS,
-    PANDERA_CHECKS,
-    REASON_COLUMN,
-    ROW_COLUMN,
-    Problem,
-    missing_policy,
-)
+from ..config import CleanParams, DataParams, Params, Paths
+from ..data import rules
 from ..data.io import DataError, atomic_dir, read_csv, write_json
 from ..data.schema import (
+    COMMA_MEANS,
+    CURRENCY,
     DECIMAL_COMMA,
-    FALSE_TOKENS,
-    MAX_CLASSES,
+    FALSE_VALUES,
+    PERCENT,
     THOUSANDS,
-    TRUE_TOKENS,
+    TRUE_VALUES,
+    UNIT_SIGNS,
     DatasetSchema,
     build_pandera_schema,
+    drop_features,
     infer_schema,
+    separator_rule,
 )
 from .session import get_spark
 from .tables import ROW, RawTable, read_raw, write_parquet_file
@@ -68,11 +67,6 @@ PY_WHITESPACE = (
 # Spark's cast to double also takes what pandas.to_numeric refuses: '1.5d', '2f', '0x1p3'.
 NUMBER_END = list("0123456789.")
 INFINITIES = ["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
-CURRENCY = r"(?U)^([+-]?)\s*[$€£¥]\s*"
-PERCENT = r"(?U)\s*%$"
-UNIT_SIGNS = ("$", "€", "£", "¥", "%")
-TRUE_TEXT = sorted(TRUE_TOKENS | {"1", "1.0"})
-FALSE_TEXT = sorted(FALSE_TOKENS | {"0", "0.0"})
 # pandera check name -> Spark condition for a failing, non-null value.
 CHECKS = {
     "isin": lambda c, s: ~c.isin(list(s["allowed_values"])),
@@ -126,19 +120,19 @@ def _problem(
     )
 
 
+def _java_regex(pattern: re.Pattern[str]) -> str:
+    """A Python pattern for Spark (Java), whose classes (\\s, \\d) then match Unicode, as Python's do."""
+    return f"(?U){pattern.pattern}"
+
+
 def _number_text(text: Column, rule: str) -> Column:
     """data.schema._number_text, with the per-column separator decision made beforehand (`rule`)."""
     from pyspark.sql import functions as F
 
     units = reduce(lambda a, b: a | b, [text.contains(sign) for sign in UNIT_SIGNS])
-    text = F.when(units, F.regexp_replace(F.regexp_replace(text, CURRENCY, "$1"), PERCENT, "")).otherwise(
-        text
-    )
-    if rule == "thousands":
-        return F.regexp_replace(text, ",", "")
-    if rule == "decimal":
-        return F.regexp_replace(text, ",", ".")
-    return text
+    unsigned = F.regexp_replace(F.regexp_replace(text, _java_regex(CURRENCY), "$1"), _java_regex(PERCENT), "")
+    text = F.when(units, unsigned).otherwise(text)
+    return text if rule == "none" else F.regexp_replace(text, ",", COMMA_MEANS[rule])
 
 
 def _parse_number(text: Column) -> Column:
@@ -154,25 +148,12 @@ def _separator_stats(text: Column) -> list[Column]:
 
     text = _number_text(text, "none")
     comma = text.contains(",")
-    thousands, decimal = f"(?U){THOUSANDS.pattern}", f"(?U){DECIMAL_COMMA.pattern}"
     return [
         F.sum(comma.cast("long")),
-        F.sum((comma & ~text.rlike(thousands)).cast("long")),
-        F.sum((comma & ~text.rlike(decimal)).cast("long")),
+        F.sum((comma & ~text.rlike(_java_regex(THOUSANDS))).cast("long")),
+        F.sum((comma & ~text.rlike(_java_regex(DECIMAL_COMMA))).cast("long")),
         F.sum(text.contains(".").cast("long")),
     ]
-
-
-def _separator_rule(
-    commas: int | None, not_thousands: int | None, not_decimal: int | None, dots: int | None
-) -> str:
-    if not commas:
-        return "none"
-    if not not_thousands:
-        return "thousands"
-    if not not_decimal and not dots:
-        return "decimal"
-    return "none"
 
 
 def _datetime_parts(text: Column, fmt: str | None, parts: list[str]) -> Column:
@@ -227,16 +208,15 @@ def infer(
         *[F.count_distinct(as_text(raw.column(name))).alias(f"n{i}") for i, name in enumerate(levels)]
     ).first()
     counts = {name: distinct[f"n{i}"] for i, name in enumerate(levels)}
-    if data.task == "classification" and counts[data.target] > MAX_CLASSES:
-        raise DataError(
-            f"target '{data.target}' has {counts[data.target]} classes; that looks like a number to "
-            "predict. Set data.task to 'regression' in params.yaml."
-        )
-    keep = [
-        name
+    if data.task == "classification":
+        rules.check_class_count(data.target, counts[data.target])
+    too_wide = {
+        name: reason
         for name in levels
-        if name == data.target or name in clean.column_types or counts[name] <= clean.max_categories
-    ]
+        if name != data.target and (reason := rules.too_many_categories(name, counts[name], clean))
+    }
+    schema = drop_features(schema, too_wide)
+    keep = [name for name in levels if name not in too_wide]
     values = raw.frame.agg(
         *[
             F.array_sort(F.collect_set(as_text(raw.column(name)))).alias(f"v{i}")
@@ -244,25 +224,14 @@ def infer(
         ]
     ).first()
     complete = {name: list(values[f"v{i}"]) for i, name in enumerate(keep)}
-    features, dropped, inference = [], dict(schema.dropped), dict(schema.inference)
-    for column in schema.features:
-        if column.kind != "categorical":
-            features.append(column)
-        elif column.name in complete:
-            features.append(column.model_copy(update={"categories": complete[column.name]}))
-        else:
-            dropped[column.name] = (
-                f"{counts[column.name]} distinct values (more than clean.max_categories="
-                f"{clean.max_categories}); pin it as categorical in clean.column_types to keep it"
-            )
-            inference[column.name] = f"drop: {dropped[column.name]}"
-            log.info("dropping column '%s': %s", column.name, dropped[column.name])
+    features = [
+        c.model_copy(update={"categories": complete[c.name]}) if c.kind == "categorical" else c
+        for c in schema.features
+    ]
     target = schema.target
     if data.task == "classification":
         target = target.model_copy(update={"classes": complete[data.target]})
-    return schema.model_copy(
-        update={"features": features, "target": target, "dropped": dropped, "inference": inference}
-    )
+    return schema.model_copy(update={"features": features, "target": target})
 
 
 def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> SparkClean:
@@ -273,13 +242,13 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
     numeric_sources = [c.name for c in schema.features if c.kind == "numeric" and not c.derived_from]
     if schema.target.task == "regression":
         numeric_sources.append(schema.target.name)
-    rules: dict[str, str] = {}
+    separators: dict[str, str] = {}
     if numeric_sources:
         stats = raw.frame.agg(
             *[e for name in numeric_sources for e in _separator_stats(as_text(raw.column(name)))]
         ).first()
         for i, name in enumerate(numeric_sources):
-            rules[name] = _separator_rule(*stats[4 * i : 4 * i + 4])
+            separators[name] = separator_rule(*stats[4 * i : 4 * i + 4])
 
     # Parse every value once, into columns of their own: the typed values, the problems and the
     # checks below all read these columns instead of repeating the regular expressions.
@@ -296,16 +265,16 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
             parse[f"_p{i}"] = text
         elif column.kind == "boolean":
             lower = F.lower(text)
-            parse[f"_p{i}"] = F.when(lower.isin(TRUE_TEXT), F.lit(1.0)).when(
-                lower.isin(FALSE_TEXT), F.lit(0.0)
+            parse[f"_p{i}"] = F.when(lower.isin(sorted(TRUE_VALUES)), F.lit(1.0)).when(
+                lower.isin(sorted(FALSE_VALUES)), F.lit(0.0)
             )
         else:
-            parse[f"_p{i}"] = _parse_number(_number_text(text, rules[column.name]))
+            parse[f"_p{i}"] = _parse_number(_number_text(text, separators[column.name]))
     target_text = as_text(raw.column(schema.target.name))
     if schema.target.task == "classification":
         parse["_ptarget"] = target_text
     else:
-        parse["_ptarget"] = _parse_number(_number_text(target_text, rules[schema.target.name]))
+        parse["_ptarget"] = _parse_number(_number_text(target_text, separators[schema.target.name]))
     raw_columns = [F.col(raw.internal(c)) for c in raw.columns]
     parsed_frame = raw.frame.select(ROW, *raw_columns, *[e.alias(name) for name, e in parse.items()])
 
@@ -314,9 +283,11 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
 
     def number(name: str, parsed: Column) -> Column:
         original = raw.column(name)
-        early.append(_problem(original.isNotNull() & parsed.isNull(), name, "not a number", original))
+        early.append(
+            _problem(original.isNotNull() & parsed.isNull(), name, rules.NOT_PARSED["numeric"], original)
+        )
         infinite = F.abs(parsed) == float("inf")
-        early.append(_problem(infinite, name, "infinite value", original))
+        early.append(_problem(infinite, name, rules.INFINITE, original))
         return F.when(~infinite, parsed)
 
     for i, source in enumerate(schema.datetime_columns):
@@ -324,7 +295,12 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
         derived = schema.derived(source)
         first_part = derived[0].name.removeprefix(f"{source}_")
         early.append(
-            _problem(original.isNotNull() & parts[first_part].isNull(), source, "not a date", original)
+            _problem(
+                original.isNotNull() & parts[first_part].isNull(),
+                source,
+                rules.NOT_PARSED["datetime"],
+                original,
+            )
         )
         for column in derived:
             value = parts[column.name.removeprefix(f"{source}_")]
@@ -337,21 +313,23 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
             typed[column.name] = parsed
         elif column.kind == "boolean":
             early.append(
-                _problem(original.isNotNull() & parsed.isNull(), column.name, "not true/false", original)
+                _problem(
+                    original.isNotNull() & parsed.isNull(), column.name, rules.NOT_PARSED["boolean"], original
+                )
             )
             typed[column.name] = parsed
         else:
             typed[column.name] = number(column.name, parsed)
     target = raw.column(schema.target.name)
-    early.append(_problem(target.isNull(), schema.target.name, "target value missing"))
+    early.append(_problem(target.isNull(), schema.target.name, rules.TARGET_MISSING))
     typed[schema.target.name] = (
         F.col("_ptarget")
         if schema.target.task == "classification"
         else number(schema.target.name, F.col("_ptarget"))
     )
-    for name, rule in missing_policy(schema, clean).items():
+    for name, rule in rules.missing_policy(schema, clean).items():
         if rule == "drop":
-            early.append(_problem(raw.column(name).isNull(), name, "missing value (clean.missing: drop)"))
+            early.append(_problem(raw.column(name).isNull(), name, rules.MISSING_DROPPED))
 
     names = [*schema.feature_names, schema.target.name]
     typed_names = {name: f"_t{i}" for i, name in enumerate(names)}
@@ -379,7 +357,7 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
                     "yet; set engine: pandas in params.yaml, or add the check to spark/clean.py."
                 )
             fails = value.isNotNull() & CHECKS[check.name](value, check.statistics)
-            label = PANDERA_CHECKS.get(str(check.error), str(check.error))
+            label = rules.check_name(str(check.error))
             checks.append(
                 _problem(
                     fails,
@@ -396,16 +374,21 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
         first = F.min(ROW).over(Window.partitionBy(*[raw.internal(c) for c in raw.columns]))
         # raw.first_row - header records = 1: a record's file row number is its position + 1.
         duplicate = _problem(
-            F.col(ROW) > first, None, DUPLICATE, F.concat(F.lit("row "), (first + 1).cast("string"))
+            F.col(ROW) > first,
+            None,
+            rules.DUPLICATE,
+            F.concat(F.lit(rules.EARLIER_ROW), (first + 1).cast("string")),
         )
         problems = F.concat(problems, F.filter(F.array(duplicate), lambda p: p.isNotNull()))
     flagged = frame.withColumn(REASONS, problems).drop("_early")
     return SparkClean(raw=raw, flagged=flagged, schema=schema, typed=names)
 
 
-def _problems(entries: list[Any]) -> list[Problem]:
+def _problems(entries: list[Any]) -> list[rules.Problem]:
     return [
-        Problem(p.column, p.problem, p.value if p.value is not None or p.number is None else str(p.number))
+        rules.Problem(
+            p.column, p.problem, p.value if p.value is not None or p.number is None else str(p.number)
+        )
         for p in entries
     ]
 
@@ -424,7 +407,7 @@ def write_quarantine(result: SparkClean, target: Path, any_rejected: bool = True
     rows = 0
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([ROW_COLUMN, *raw.columns, REASON_COLUMN])
+        writer.writerow([rules.ROW_COLUMN, *raw.columns, rules.REASON_COLUMN])
         for row in rejected.toLocalIterator() if any_rejected else ():
             problems = _problems(row[REASONS])
             counts.update(problem.key for problem in problems)
@@ -433,27 +416,8 @@ def write_quarantine(result: SparkClean, target: Path, any_rejected: bool = True
     return rows, counts
 
 
-def _check_classes(class_counts: dict[str, int], target: str, split: SplitParams) -> None:
-    """data/clean.py's class check, on counts."""
-    if len(class_counts) < 2:
-        raise DataError(
-            f"after cleaning, target '{target}' has only {len(class_counts)} class(es); a classifier "
-            "needs at least two. Look at data/interim/quarantine.csv for the rejected rows."
-        )
-    minimum = max(2, math.ceil(1 / min(split.test_size, 1 - split.test_size)))
-    too_small = sorted(((n, c) for c, n in class_counts.items() if n < minimum), key=lambda x: (-x[0], x[1]))
-    if too_small:
-        listing = ", ".join(f"'{label}' ({count} rows)" for count, label in too_small)
-        raise DataError(
-            f"class(es) {listing} of target '{target}' have fewer than {minimum} clean rows, too "
-            f"few for a stratified {100 * (1 - split.test_size):.0f}%/{100 * split.test_size:.0f}% "
-            "split. Collect more rows for them, merge them into another class, or remove them from "
-            "the source file."
-        )
-
-
 def summarize(result: SparkClean) -> dict[str, Any]:
-    """One pass over the flagged table: rows, clean rows, missing values, class counts, categories seen."""
+    """One pass over the flagged table: clean rows, missing values, class counts, categories seen."""
     from pyspark.sql import functions as F
 
     raw, schema = result.raw, result.schema
@@ -462,7 +426,6 @@ def summarize(result: SparkClean) -> dict[str, Any]:
     classes = (schema.target.classes or []) if schema.target.task == "classification" else []
     levels = schema.categorical
     row = result.flagged.agg(
-        F.count(F.lit(1)).alias("rows"),
         F.sum(ok.cast("long")).alias("clean"),
         *[F.sum(raw.column(c).isNull().cast("long")).alias(f"m{i}") for i, c in enumerate(raw.columns)],
         *[F.sum((ok & (target == label)).cast("long")).alias(f"k{i}") for i, label in enumerate(classes)],
@@ -472,25 +435,11 @@ def summarize(result: SparkClean) -> dict[str, Any]:
         ],
     ).first()
     return {
-        "rows": int(row["rows"]),
         "clean": int(row["clean"] or 0),
         "missing": {name: int(row[f"m{i}"] or 0) for i, name in enumerate(raw.columns)},
         "classes": {label: int(row[f"k{i}"]) for i, label in enumerate(classes) if row[f"k{i}"]},
         "levels": {name: list(row[f"l{i}"]) for i, name in enumerate(levels)},
     }
-
-
-def refresh_levels(schema: DatasetSchema, totals: dict[str, Any]) -> DatasetSchema:
-    """Categories and classes as they are in the clean rows (data/clean.py: _refresh_levels)."""
-    levels = totals["levels"]
-    features = [
-        c.model_copy(update={"categories": levels[c.name]}) if c.name in levels else c
-        for c in schema.features
-    ]
-    target = schema.target
-    if target.task == "classification":
-        target = target.model_copy(update={"classes": sorted(totals["classes"])})
-    return schema.model_copy(update={"features": features, "target": target})
 
 
 def run_clean(params: Params, paths: Paths) -> dict[str, Any]:
@@ -514,24 +463,19 @@ def run_clean(params: Params, paths: Paths) -> dict[str, Any]:
         result.flagged.write.parquet(str(flagged_path))
         result = SparkClean(raw, spark.read.parquet(str(flagged_path)), schema, result.typed)
         totals = summarize(result)
-        rows_in, rows_clean = totals["rows"], totals["clean"]
-        rows_quarantined, reason_counts = write_quarantine(
-            result, staging / paths.quarantine.name, any_rejected=rows_clean < rows_in
+        quarantined, reasons = write_quarantine(
+            result, staging / paths.quarantine.name, any_rejected=totals["clean"] < raw.rows
         )
-        if rows_in != rows_clean + rows_quarantined or rows_in != raw.rows:
-            raise AssertionError(
-                f"row accounting broken: {rows_in} in != {rows_clean} clean + {rows_quarantined} quarantined"
-            )
-        summary = ", ".join(f"{key}: {count}" for key, count in reason_counts.most_common(5))
-        if rows_clean < MIN_CLEAN_ROWS:
-            raise DataError(
-                f"only {rows_clean} of {rows_in} rows are clean ({summary or 'the file is tiny'}); a "
-                f"model needs at least {MIN_CLEAN_ROWS}. Fix the data, or relax clean settings in params.yaml "
-                "(column_types, missing, range_margin)."
-            )
-        if schema.target.task == "classification":
-            _check_classes(totals["classes"], schema.target.name, split)
-        schema = refresh_levels(schema, totals)
+        tally = rules.Tally(
+            raw.rows,
+            totals["clean"],
+            quarantined,
+            reasons,
+            totals["missing"],
+            totals["classes"],
+            totals["levels"],
+        )
+        schema, quality = rules.conclude(tally, schema, clean, split)
         clean_rows = result.flagged.where(F.size(REASONS) == 0).orderBy(ROW)
         write_parquet_file(
             clean_rows.select(*[F.col(result.typed_column(n)).alias(n) for n in result.typed]),
@@ -540,24 +484,5 @@ def run_clean(params: Params, paths: Paths) -> dict[str, Any]:
         )
         shutil.rmtree(flagged_path)
         write_json(staging / paths.schema.name, schema.model_dump(mode="json"))
-
-    quality = {
-        "rows_in": rows_in,
-        "rows_clean": rows_clean,
-        "rows_quarantined": rows_quarantined,
-        "duplicates_removed": reason_counts.get(DUPLICATE, 0),
-        "quarantine_reasons": dict(reason_counts.most_common()),
-        "missing_values": totals["missing"],
-        "missing_policy": missing_policy(schema, clean),
-        "columns_dropped": schema.dropped,
-        "features": len(schema.features),
-    }
-    write_json(paths.data_quality, quality)
-    log.info(
-        "rows in: %d, clean: %d, quarantined: %d (%s)",
-        rows_in,
-        rows_clean,
-        rows_quarantined,
-        ", ".join(f"{k}: {v}" for k, v in quality["quarantine_reasons"].items()) or "no problems found",
-    )
+    rules.write_quality(paths.data_quality, quality)
     return quality
