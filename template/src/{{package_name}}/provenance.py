@@ -15,7 +15,6 @@ results block is written by the pipeline, so it is left out of the comparison to
 from __future__ import annotations
 
 import difflib
-import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ from typing import Any
 
 import yaml
 
+from .artifacts import RESULTS_BLOCK
+
 ANSWERS_FILE = ".copier-answers.yml"
 OUTPUT = "PROVENANCE.md"
-RESULTS_BLOCK = re.compile(r"<!-- results:start[^>]*-->.*?<!-- results:end -->", re.DOTALL)
 ALWAYS_SKIPPED = {OUTPUT, "uv.lock", "dvc.lock"}
 SKIPPED_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 

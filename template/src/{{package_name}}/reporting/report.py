@@ -10,26 +10,26 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import families
+from ..artifacts import (
+    RESULTS_BLOCK,
+    RESULTS_END,
+    RESULTS_START,
+    ColumnGroup,
+    Figures,
+    ModelCard,
+    Plots,
+    read_model_card,
+)
 from ..config import Params, Paths
 from ..data.io import atomic_path, read_json
 
 log = logging.getLogger(__name__)
-
-RESULTS_START = "<!-- results:start (written by `make report`; edit outside these markers) -->"
-RESULTS_END = "<!-- results:end -->"
-_BLOCK = re.compile(r"<!-- results:start[^>]*-->.*?<!-- results:end -->", re.DOTALL)
-
-FAMILY_NAMES = {
-    "linear": "linear model",
-    "random_forest": "random forest",
-    "hist_gradient_boosting": "histogram gradient boosting",
-}
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Outputs:
     """Everything the pipeline wrote that the report quotes."""
 
     metrics: dict[str, Any]
-    card: dict[str, Any]
+    card: ModelCard
     quality: dict[str, Any]
     raw: dict[str, Any]
     importance: list[dict[str, str]]
@@ -54,11 +54,16 @@ class Outputs:
 
     @property
     def greater_is_better(self) -> dict[str, bool]:
-        return self.card["greater_is_better"]
+        return self.card.greater_is_better
 
     @property
     def family(self) -> str:
-        return FAMILY_NAMES.get(self.card["model_family"], self.card["model_family"])
+        return display_name(self.card.model_family)
+
+
+def display_name(family: str) -> str:
+    """The family's name for readers (a family whose module was since removed keeps its own name)."""
+    return families.get(family).display_name if family in families.names() else family
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -72,12 +77,12 @@ def load_outputs(paths: Paths) -> Outputs:
     """Read the pipeline's outputs (a missing one raises with a hint to run the pipeline)."""
     return Outputs(
         metrics=read_json(paths.metrics),
-        card=read_json(paths.model_card_json),
+        card=read_model_card(paths.model_card_json),
         quality=read_json(paths.data_quality),
         raw=read_json(paths.raw_metadata),
-        importance=_rows(paths.plots / "importance.csv"),
-        confusion=_rows(paths.plots / "confusion.csv"),
-        residuals=_rows(paths.plots / "residuals.csv"),
+        importance=_rows(paths.plots / Plots.IMPORTANCE),
+        confusion=_rows(paths.plots / Plots.CONFUSION),
+        residuals=_rows(paths.plots / Plots.RESIDUALS),
     )
 
 
@@ -97,7 +102,7 @@ def compare(model: float, baseline: float, greater_is_better: bool) -> str:
 def comparison_table(metrics: dict[str, Any], greater_is_better: dict[str, bool]) -> str:
     """Markdown table: each test metric for the model and the baseline, and which one wins."""
     baseline = metrics.get("baseline", {})
-    model = FAMILY_NAMES.get(metrics.get("model", ""), metrics.get("model", "model"))
+    model = display_name(metrics["model"]) if "model" in metrics else "model"
     lines = [
         f"| metric (test split) | {model} | linear baseline | model vs baseline |",
         "|---|---:|---:|---|",
@@ -136,7 +141,7 @@ def _figures(paths: Paths, relative_to: Path, only: tuple[str, ...] = ()) -> lis
     return [
         f"![{p.stem.replace('_', ' ')}]({p.relative_to(relative_to).as_posix()})"
         for p in sorted(paths.figures.glob("*.png"))
-        if not only or any(word in p.stem for word in only)
+        if not only or p.name in only
     ]
 
 
@@ -159,20 +164,18 @@ def headline(out: Outputs) -> str:
 def data_section(out: Outputs) -> list[str]:
     """Where the data came from, what the cleaning kept and rejected, and how it was split."""
     quality, raw, card = out.quality, out.raw, out.card
-    data = card.get("data", {})
+    data = card.data
     lines = [
         f"- Source: {raw['source']} ({raw['location']}), sha256 `{raw['sha256'][:12]}...`, "
         f"collected {raw['collected_at']}.",
         f"- Rows in: {quality['rows_in']}; clean: {quality['rows_clean']}; "
         f"quarantined: {quality['rows_quarantined']} (duplicates removed: {quality.get('duplicates_removed', 0)}).",
-        f"- Features: {quality['features']}; target: `{card['target']['name']}` ({card['task']}).",
+        f"- Features: {quality['features']}; target: `{card.target.name}` ({card.task}).",
+        f"- Split: {data.train_rows} training rows, {data.test_rows} test rows.",
     ]
-    if data:
-        lines.append(f"- Split: {data['train_rows']} training rows, {data['test_rows']} test rows.")
-    if sample := data.get("train_sample"):
+    if sample := data.train_sample:
         lines.append(
-            f"- Trained on a seeded sample: {sample['rows']} of the {sample['of']} training rows "
-            f"({sample['why']})."
+            f"- Trained on a seeded sample: {sample.rows} of the {sample.of} training rows ({sample.why})."
         )
     reasons = quality.get("quarantine_reasons") or {}
     if reasons:
@@ -187,42 +190,54 @@ def data_section(out: Outputs) -> list[str]:
         lines += ["", "| dropped column | why |", "|---|---|"]
         reasons_by_column = dropped if isinstance(dropped, dict) else dict.fromkeys(dropped, "")
         lines += [f"| `{name}` | {why} |" for name, why in reasons_by_column.items()]
-    if data.get("train_classes"):
+    if data.train_classes:
+        test_classes = data.test_classes or {}
         lines += ["", "| class | training rows | test rows |", "|---|---:|---:|"]
         lines += [
-            f"| {name} | {count} | {data.get('test_classes', {}).get(name, 0)} |"
-            for name, count in data["train_classes"].items()
+            f"| {name} | {count} | {test_classes.get(name, 0)} |"
+            for name, count in data.train_classes.items()
         ]
-    elif data.get("train_target"):
-        stats = data["train_target"]
+    elif stats := data.train_target:
         lines.append(
-            f"- Target on the training split: mean {stats['mean']:.4g}, std {stats['std']:.4g}, "
-            f"range {stats['min']:.4g} to {stats['max']:.4g}."
+            f"- Target on the training split: mean {stats.mean:.4g}, std {stats.std:.4g}, "
+            f"range {stats.min:.4g} to {stats.max:.4g}."
         )
+    return lines
+
+
+def preprocessing_lines(groups: list[ColumnGroup]) -> list[str]:
+    """One line per column group: its columns and its fitted steps in order, as model.json records them."""
+    lines = []
+    for group in groups:
+        steps = [
+            f"`{step.transformer}({', '.join(f'{k}={v!r}' for k, v in step.settings.items())})`"
+            for step in group.steps
+        ]
+        columns = ", ".join(f"`{name}`" for name in group.columns)
+        lines.append(f"{group.name} ({columns}): {', then '.join(steps) or 'passed through unchanged'}")
     return lines
 
 
 def model_section(out: Outputs) -> list[str]:
     """Hyperparameters, the search, the served artifact and the MLflow lineage."""
     card = out.card
-    hyperparameters = ", ".join(f"`{k}={v}`" for k, v in (card.get("hyperparameters") or {}).items())
+    hyperparameters = ", ".join(f"`{k}={v}`" for k, v in card.hyperparameters.items())
     lines = [
-        f"- Family: {out.family} (`train.model: {card['model_family']}`); {hyperparameters or 'defaults'}."
+        f"- Family: {out.family} (`train.model: {card.model_family}`); {hyperparameters or 'defaults'}.",
+        "- Preprocessing, as fitted:",
+        *[f"  - {line}" for line in preprocessing_lines(card.preprocessing)],
     ]
-    tuning = card.get("tuning")
-    if tuning:
+    if tuning := card.tuning:
         lines.append(
-            f"- Optuna search: {tuning['n_trials']} trials; best trial #{tuning['best_trial']} with "
-            f"{tuning['metric']} = {tuning['best_score']:.4f}."
+            f"- Optuna search: {tuning.n_trials} trials; best trial #{tuning.best_trial} with "
+            f"{tuning.metric} = {tuning.best_score:.4f}."
         )
-    artifacts = card.get("artifacts", {})
-    served = artifacts.get("onnx") or artifacts.get("skops")
-    lines.append(f"- Served artifact: `models/{served}` (ONNX parity: {artifacts.get('parity')}).")
-    tracked = card.get("mlflow") or {}
-    if tracked.get("run_id"):
+    artifacts = card.artifacts
+    lines.append(f"- Served artifact: `models/{artifacts.served}` (ONNX parity: {artifacts.parity}).")
+    tracked = card.mlflow
+    if tracked.run_id:
         lines.append(
-            f"- MLflow run `{tracked['run_id']}`, registered as `{tracked.get('registered_model_uri')}`; "
-            f"{tracked.get('champion')}."
+            f"- MLflow run `{tracked.run_id}`, registered as `{tracked.registered_model_uri}`; {tracked.champion}."
         )
     else:
         lines.append("- Not tracked in MLflow (trained with `--no-tracking`).")
@@ -279,7 +294,7 @@ def next_steps(out: Outputs) -> list[str]:
         questions.append(
             f"The test {primary} is perfect: is the task easy, or does a feature leak the target?"
         )
-    classes = (card.get("data") or {}).get("train_classes") or {}
+    classes = card.data.train_classes or {}
     if classes and max(classes.values()) > 3 * max(1, min(classes.values())):
         questions.append(
             f"Classes are imbalanced ({', '.join(f'{k}: {v}' for k, v in classes.items())}): is "
@@ -320,16 +335,15 @@ def next_steps(out: Outputs) -> list[str]:
             f"{quality['rows_quarantined']} rows were quarantined: are the reasons real data errors, "
             "or rules to relax in params.yaml (clean)?"
         )
-    if not card.get("artifacts", {}).get("onnx"):
+    if not card.artifacts.onnx:
         questions.append(
             "Serving falls back to the skops pipeline (no ONNX export): is the faster ONNX path worth "
             "another model family?"
         )
-    if card.get("tuning"):
-        tuning = card["tuning"]
-        if tuning["best_trial"] >= 0.8 * tuning["n_trials"]:
+    if tuning := card.tuning:
+        if tuning.best_trial >= 0.8 * tuning.n_trials:
             questions.append(
-                f"The search found its best trial late (#{tuning['best_trial']} of {tuning['n_trials']}): "
+                f"The search found its best trial late (#{tuning.best_trial} of {tuning.n_trials}): "
                 "would more trials (train.tuning.n_trials) find better still?"
             )
     else:
@@ -355,7 +369,7 @@ def build_report(params: Params, paths: Paths) -> str:
         [
             f"# {params.project}: results",
             "",
-            f"_Written by the report stage from the outputs of the model trained {out.card['created_at']};"
+            f"_Written by the report stage from the outputs of the model trained {out.card.created_at.isoformat()};"
             " `make report` rewrites it._",
             "",
             headline(out),
@@ -392,26 +406,26 @@ def build_model_card(params: Params, paths: Paths) -> str:
     """MODEL_CARD.md text."""
     out = load_outputs(paths)
     card, metrics, quality = out.card, out.metrics, out.quality
-    features = ", ".join(f"`{f['name']}` ({f['kind']})" for f in card["features"])
-    classes = card["target"].get("classes")
-    tracked = card.get("mlflow") or {}
-    data = card.get("data", {})
+    features = ", ".join(f"`{f.name}` ({f.kind})" for f in card.features)
+    classes = card.classes
+    tracked, data = card.mlflow, card.data
     return "\n".join(
         [
             f"# Model card: {params.project}",
             "",
             "## Model details",
             "",
-            f"- {out.family.capitalize()} (`{card['model_family']}`), a scikit-learn pipeline: "
-            "imputation, scaling and one-hot encoding, then the model.",
-            f"- Trained {card['created_at']}; registry version: {card.get('version') or 'not registered'}"
-            f"{' (' + tracked['champion'] + ')' if tracked.get('champion') else ''}.",
-            f"- MLflow run: {tracked.get('run_id') or 'not tracked'}.",
-            f"- Served from `models/{card['artifacts'].get('onnx') or card['artifacts'].get('skops')}`.",
+            f"- {out.family.capitalize()} (`{card.model_family}`), a scikit-learn pipeline that prepares "
+            "each group of columns as below (read from the fitted pipeline), then fits the model:",
+            *[f"  - {line}" for line in preprocessing_lines(card.preprocessing)],
+            f"- Trained {card.created_at.isoformat()}; registry version: {card.version or 'not registered'}"
+            f"{' (' + tracked.champion + ')' if tracked.champion else ''}.",
+            f"- MLflow run: {tracked.run_id or 'not tracked'}.",
+            f"- Served from `models/{card.artifacts.served}`.",
             "",
             "## Intended use",
             "",
-            f"Predict `{card['target']['name']}` ({card['task']}"
+            f"Predict `{card.target.name}` ({card.task}"
             + (f" among {', '.join(classes)}" if classes else "")
             + ") from the features below, for the population the training data describes. It is a "
             "portfolio / teaching model: validate it on your own data before any real decision.",
@@ -423,15 +437,15 @@ def build_model_card(params: Params, paths: Paths) -> str:
             "",
             f"{quality['rows_clean']} clean rows ({quality['rows_quarantined']} quarantined) from "
             f"{out.raw['source']} (sha256 `{out.raw['sha256'][:12]}...`); "
-            f"{data.get('train_rows', '?')} for training, {data.get('test_rows', '?')} held out for the test."
+            f"{data.train_rows} for training, {data.test_rows} held out for the test."
             + (
-                f" The model saw a seeded sample of {data['train_sample']['rows']} of the "
-                f"{data['train_sample']['of']} training rows."
-                if data.get("train_sample")
+                f" The model saw a seeded sample of {data.train_sample.rows} of the "
+                f"{data.train_sample.of} training rows."
+                if data.train_sample
                 else ""
             ),
-            f"Training data sha256: `{card['training_data_sha256']}`"
-            + (f"; DVC hash: `{card['dvc_data_md5']}`." if card.get("dvc_data_md5") else "."),
+            f"Training data sha256: `{card.training_data_sha256}`"
+            + (f"; DVC hash: `{card.dvc_data_md5}`." if card.dvc_data_md5 else "."),
             "",
             f"Features: {features}.",
             "",
@@ -462,7 +476,7 @@ def build_model_card(params: Params, paths: Paths) -> str:
 def results_block(paths: Paths) -> str:
     """The README's results section (between markers)."""
     out = load_outputs(paths)
-    figures = _figures(paths, paths.root, only=("confusion", "predicted_vs_actual", "importance"))
+    figures = _figures(paths, paths.root, only=Figures.README)
     return "\n".join(
         [
             RESULTS_START,
@@ -483,14 +497,14 @@ def refresh_readme(readme: Path, block: str) -> bool:
     if not readme.is_file():
         return False
     text = readme.read_text(encoding="utf-8")
-    if not _BLOCK.search(text):
+    if not RESULTS_BLOCK.search(text):
         log.warning(
             "README.md has no results markers; add '%s' and '%s' to show results there.",
             RESULTS_START,
             RESULTS_END,
         )
         return False
-    updated = _BLOCK.sub(lambda _: block, text, count=1)
+    updated = RESULTS_BLOCK.sub(lambda _: block, text, count=1)
     if updated != text:
         with atomic_path(readme) as tmp:
             tmp.write_text(updated, encoding="utf-8")

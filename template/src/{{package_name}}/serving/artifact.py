@@ -7,17 +7,22 @@ Backends, in order of preference:
 - `mlflow`: `MODEL_URI=models:/<name>@champion`, loaded from the MLflow registry (needs the
   `registry` extra). The request schema still comes from `model.json` in MODEL_PATH, so keep
   that file from the same training run.
+
+Every backend is fed the columns `model.json` lists under `inputs`: the numbers, then the
+categories, exactly as training exported them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from ..artifacts import ModelCard, ModelInputs, read_model_card
+from ..config import MODEL_CARD_FILE, ONNX_FILE, SKOPS_FILE
 
 SINGLE_THREAD = 1  # one thread per worker: oversubscription costs far more than it gains
 # Up to this many rows, an ONNX prediction takes less time than handing it to a worker thread.
@@ -52,16 +57,14 @@ class OnnxPredictor:
     inline_rows: int = ONNX_INLINE_ROWS
 
     @classmethod
-    def load(cls, path: Path, card: dict[str, Any]) -> OnnxPredictor:
+    def load(cls, path: Path, inputs: ModelInputs) -> OnnxPredictor:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = SINGLE_THREAD
         options.inter_op_num_threads = SINGLE_THREAD
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        numeric = [f["name"] for f in card["features"] if f["kind"] in ("numeric", "boolean")]
-        categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
-        return cls(session, numeric, categorical)
+        return cls(session, inputs.numeric, inputs.categorical)
 
     def predict(self, rows: list[dict[str, Any]]) -> tuple[list[Any], np.ndarray | None]:
         feed: dict[str, np.ndarray] = {}
@@ -102,29 +105,28 @@ class FramePredictor:
         return predictions, probabilities
 
 
-def read_card(model_dir: Path) -> dict[str, Any]:
-    """models/model.json, with a hint when the pipeline has not run yet."""
-    path = model_dir / "model.json"
+def read_card(model_dir: Path) -> ModelCard:
+    """models/model.json, validated once, with a hint when the pipeline has not run yet."""
+    path = model_dir / MODEL_CARD_FILE
     if not path.is_file():
         raise ModelNotFoundError(
             f"{path} not found: train a model first ('make pipeline'), or set MODEL_PATH to the "
-            "folder that holds model.json and model.onnx / pipeline.skops."
+            f"folder that holds {MODEL_CARD_FILE} and {ONNX_FILE} / {SKOPS_FILE}."
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_model_card(path)
 
 
 def load_predictor(
-    model_dir: Path, card: dict[str, Any], model_uri: str | None = None, tracking_uri: str | None = None
+    model_dir: Path, card: ModelCard, model_uri: str | None = None, tracking_uri: str | None = None
 ) -> Predictor:
     """The fastest backend available for the model in `model_dir` (or the registry's `model_uri`)."""
-    numeric = [f["name"] for f in card["features"] if f["kind"] in ("numeric", "boolean")]
-    categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
+    numeric, categorical = card.inputs.numeric, card.inputs.categorical
     if model_uri:
         return FramePredictor(_load_from_registry(model_uri, tracking_uri), numeric, categorical, "mlflow")
-    onnx_path = model_dir / "model.onnx"
+    onnx_path = model_dir / ONNX_FILE
     if onnx_path.is_file():
-        return OnnxPredictor.load(onnx_path, card)
-    skops_path = model_dir / "pipeline.skops"
+        return OnnxPredictor.load(onnx_path, card.inputs)
+    skops_path = model_dir / SKOPS_FILE
     if skops_path.is_file():
         try:
             from ..model_io import load_skops
@@ -135,7 +137,7 @@ def load_predictor(
                 "this model has no ONNX export, and serving its skops pipeline needs scikit-learn: "
                 "install the 'sklearn' extra (uv sync --extra sklearn)."
             ) from exc
-    raise ModelNotFoundError(f"neither model.onnx nor pipeline.skops is in {model_dir}; run 'make pipeline'.")
+    raise ModelNotFoundError(f"neither {ONNX_FILE} nor {SKOPS_FILE} is in {model_dir}; run 'make pipeline'.")
 
 
 def _load_from_registry(model_uri: str, tracking_uri: str | None) -> Any:

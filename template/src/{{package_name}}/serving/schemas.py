@@ -28,6 +28,8 @@ from pydantic import (
     create_model,
 )
 
+from ..artifacts import Column, JsonScalar, Target
+
 SINGLE, BATCH = "instance", "instances"
 
 
@@ -58,11 +60,11 @@ def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def _feature_field(feature: dict[str, Any], example: Any) -> tuple[Any, Any]:
-    kind = feature["kind"]
+def _feature_field(feature: Column, example: Any) -> tuple[Any, Any]:
+    kind = feature.kind
     description = f"{kind} feature"
     extra: dict[str, Any] = {}
-    categories = feature.get("categories") or []
+    categories = feature.categories or []
     if kind == "categorical" and categories:
         annotation: Any = Literal[tuple(str(c) for c in categories)]
         description = f"one of: {', '.join(map(str, categories))}"
@@ -72,31 +74,31 @@ def _feature_field(feature: dict[str, Any], example: Any) -> tuple[Any, Any]:
         annotation = bool
     else:
         annotation = float
-        low, high = _finite(feature.get("minimum")), _finite(feature.get("maximum"))
+        low, high = _finite(feature.minimum), _finite(feature.maximum)
         if low is not None:
             extra["ge"] = low
         if high is not None:
             extra["le"] = high
         if low is not None and high is not None:
             description = f"number between {low:.6g} and {high:.6g}"
-    if feature.get("derived_from"):
-        description += f" (derived from date column '{feature['derived_from']}')"
+    if feature.derived_from:
+        description += f" (derived from date column '{feature.derived_from}')"
     examples = [example] if example is not None else None
-    if feature.get("nullable", True):
+    if feature.nullable:
         return annotation | None, Field(
             default=None,
-            alias=feature["name"],
+            alias=feature.name,
             description=description + "; may be null",
             examples=examples,
             **extra,
         )
-    return annotation, Field(alias=feature["name"], description=description, examples=examples, **extra)
+    return annotation, Field(alias=feature.name, description=description, examples=examples, **extra)
 
 
-def build_instance_model(features: list[dict[str, Any]], example: dict[str, Any]) -> type[BaseModel]:
+def build_instance_model(features: list[Column], example: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model for one instance: one field per feature, unknown fields forbidden."""
     fields = {
-        _field_name(feature["name"], i): _feature_field(feature, example.get(feature["name"]))
+        _field_name(feature.name, i): _feature_field(feature, example.get(feature.name))
         for i, feature in enumerate(features)
     }
     config = ConfigDict(
@@ -157,9 +159,7 @@ class RequestParser:
         self.adapter: TypeAdapter[Any] = TypeAdapter(build_request_model(instance, max_batch))
 
     @classmethod
-    def from_features(
-        cls, features: list[dict[str, Any]], example: dict[str, Any], max_batch: int
-    ) -> RequestParser:
+    def from_features(cls, features: list[Column], example: dict[str, Any], max_batch: int) -> RequestParser:
         return cls(build_instance_model(features, example), max_batch)
 
     def parse(self, raw: bytes) -> BaseModel:
@@ -205,12 +205,12 @@ class ModelInfo(BaseModel):
     model_family: str
     trained_at: str
     backend: str
-    target: dict[str, Any]
+    target: Target
     classes: list[str] | None
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
-    features: list[dict[str, Any]]
-    example: dict[str, Any]
+    features: list[Column]
+    example: dict[str, JsonScalar]
     max_batch_size: int
 
 
@@ -218,3 +218,8 @@ class ErrorResponse(BaseModel):
     """The body of every 4xx/5xx answer the service writes itself."""
 
     detail: str | list[dict[str, Any]]
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an error answered with ErrorResponse."""
+    return {"model": ErrorResponse, "description": description}

@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
+from ..artifacts import Figures, Plots, read_model_card
 from ..config import Params, Paths
 from ..data.io import atomic_path, read_json, write_json
 from ..data.schema import DatasetSchema
@@ -48,11 +49,11 @@ def classification_plots(
     classes = [str(c) for c in pipeline.classes_]
     predicted = np.asarray(classes)[proba.argmax(axis=1)]
     onehot = np.column_stack([y == c for c in classes]).astype(int)
-    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / "confusion.csv")
+    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / Plots.CONFUSION)
     fpr, tpr, _ = skm.roc_curve(onehot.ravel(), proba.ravel())
-    _write_csv(pd.DataFrame({"fpr": fpr, "tpr": tpr}), paths.plots / "roc.csv")
+    _write_csv(pd.DataFrame({"fpr": fpr, "tpr": tpr}), paths.plots / Plots.ROC)
     precision, recall, _ = skm.precision_recall_curve(onehot.ravel(), proba.ravel())
-    _write_csv(pd.DataFrame({"recall": recall, "precision": precision}), paths.plots / "precision_recall.csv")
+    _write_csv(pd.DataFrame({"recall": recall, "precision": precision}), paths.plots / Plots.PRECISION_RECALL)
 
     figures = []
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -60,7 +61,7 @@ def classification_plots(
         y, predicted, labels=classes, ax=ax, colorbar=False, cmap="Blues"
     )
     ax.set_title("Confusion matrix (test split)")
-    figures.append(paths.figures / "confusion_matrix.png")
+    figures.append(paths.figures / Figures.CONFUSION)
     _save(fig, figures[-1])
 
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -68,14 +69,14 @@ def classification_plots(
         skm.RocCurveDisplay.from_predictions(onehot[:, index], proba[:, index], name=label, ax=ax)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     ax.set_title("ROC, one class vs rest (test split)")
-    figures.append(paths.figures / "roc.png")
+    figures.append(paths.figures / Figures.ROC)
     _save(fig, figures[-1])
 
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for index, label in enumerate(classes):
         skm.PrecisionRecallDisplay.from_predictions(onehot[:, index], proba[:, index], name=label, ax=ax)
     ax.set_title("Precision-recall (test split)")
-    figures.append(paths.figures / "precision_recall.png")
+    figures.append(paths.figures / Figures.PRECISION_RECALL)
     _save(fig, figures[-1])
     return figures
 
@@ -89,8 +90,8 @@ def regression_plots(
     y = test[schema.target.name].to_numpy(dtype=float)
     predicted = pipeline.predict(model_frame(test, schema))
     residual = y - predicted
-    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / "predictions.csv")
-    _write_csv(pd.DataFrame({"predicted": predicted, "residual": residual}), paths.plots / "residuals.csv")
+    _write_csv(pd.DataFrame({"actual": y, "predicted": predicted}), paths.plots / Plots.PREDICTIONS)
+    _write_csv(pd.DataFrame({"predicted": predicted, "residual": residual}), paths.plots / Plots.RESIDUALS)
 
     figures = []
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -98,14 +99,14 @@ def regression_plots(
     low, high = float(min(y.min(), predicted.min())), float(max(y.max(), predicted.max()))
     ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
     ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test split)")
-    figures.append(paths.figures / "predicted_vs_actual.png")
+    figures.append(paths.figures / Figures.PREDICTED_VS_ACTUAL)
     _save(fig, figures[-1])
 
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.scatter(predicted, residual, s=14, alpha=0.7)
     ax.axhline(0, linestyle="--", color="grey", linewidth=1)
     ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test split)")
-    figures.append(paths.figures / "residuals.png")
+    figures.append(paths.figures / Figures.RESIDUALS)
     _save(fig, figures[-1])
     return figures
 
@@ -137,7 +138,7 @@ def importance_plot(
         {"feature": names, "importance": result.importances_mean, "std": result.importances_std}
     )
     table = table.sort_values("importance", ascending=False)
-    _write_csv(table, paths.plots / "importance.csv")
+    _write_csv(table, paths.plots / Plots.IMPORTANCE)
     fig, ax = plt.subplots(figsize=(6, max(2.5, 0.35 * len(names) + 1)))
     ordered = table.iloc[::-1]
     ax.barh(ordered["feature"], ordered["importance"], xerr=ordered["std"], color="#4c72b0")
@@ -145,7 +146,7 @@ def importance_plot(
         xlabel=f"drop in {metric} when the column is shuffled",
         title=f"Permutation importance ({min(rows, params.evaluate.importance_max_rows)} test rows)",
     )
-    path = paths.figures / "permutation_importance.png"
+    path = paths.figures / Figures.IMPORTANCE
     _save(fig, path)
     return path
 
@@ -160,7 +161,7 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
 
     matplotlib.use("Agg")
     schema = DatasetSchema.model_validate(read_json(paths.features))
-    card = read_json(paths.model_card_json)
+    card = read_model_card(paths.model_card_json)
     pipeline = load_skops(paths.pipeline)
     test = pd.read_parquet(paths.test)
     paths.figures.mkdir(parents=True, exist_ok=True)
@@ -176,17 +177,17 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
             figures = regression_plots(pipeline, test, schema, paths)
         figures.append(importance_plot(pipeline, test, schema, params, paths))
 
-    cv = {k: v for k, v in card["metrics"].items() if k.startswith("cv_")}
+    cv = {k: v for k, v in card.metrics.items() if k.startswith("cv_")}
     metrics = {
         **model_metrics,
         **cv,
         "test_rows": len(test),
-        "model": card["model_family"],
+        "model": card.model_family,
         "primary_metric": params.train.primary_metric,
-        "baseline": {k: v for k, v in card["baseline_metrics"].items() if k != "fit_seconds"},
+        "baseline": {k: v for k, v in card.baseline_metrics.items() if k != "fit_seconds"},
     }
     write_json(paths.metrics, metrics)
-    artifact_uri = card["mlflow"].get("artifact_uri")
+    artifact_uri = card.mlflow.artifact_uri
     if track and artifact_uri:
         from .registry import log_artifacts
 

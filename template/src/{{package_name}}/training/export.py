@@ -1,6 +1,6 @@
 """Export the fitted pipeline for serving, in formats that never unpickle code at load time.
 
-- `models/pipeline.skops`: always written; skops loads only the types listed in TRUSTED_TYPES.
+- `models/pipeline.skops`: always written; skops loads only the types `model_io.trusted_types()` lists.
 - `models/model.onnx`: written when skl2onnx converts the whole pipeline and the ONNX model agrees
   with scikit-learn on the test split (the parity check). The API prefers it: no pandas, no
   sklearn, and a single-row prediction in microseconds.
@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..config import ExportParams
+from ..artifacts import ExportedArtifacts, ParityCheck
+from ..config import ONNX_FILE, SKOPS_FILE, ExportParams
 from ..data.io import atomic_path
 from ..data.schema import DatasetSchema
 from ..features import model_frame
-from ..model_io import TRUSTED_TYPES
+from ..model_io import trusted_types
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,16 @@ class Parity:
 
 
 def save_skops(pipeline: Pipeline, path: Path) -> None:
-    """Save with skops and refuse to ship a file that needs types outside TRUSTED_TYPES."""
+    """Save with skops and refuse to ship a file that needs types outside trusted_types()."""
     import skops.io as sio
 
     data = sio.dumps(pipeline)
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted_types()))
     if untrusted:
         raise RuntimeError(
             f"the pipeline contains types skops does not trust: {untrusted}; check that they are "
-            "plain data (not code) and add them to TRUSTED_TYPES in model_io.py."
+            "plain data (not code) and list them in the trusted_types of the model's family "
+            "(its module in the families package)."
         )
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -103,41 +105,42 @@ def check_parity(
 
 def export(
     pipeline: Pipeline, test: pd.DataFrame, schema: DatasetSchema, params: ExportParams, models_dir: Path
-) -> dict[str, Any]:
-    """Write pipeline.skops and, when it converts and passes parity, model.onnx. Returns a summary.
+) -> ExportedArtifacts:
+    """Write pipeline.skops and, when it converts and passes parity, model.onnx; say which is served.
 
     A model.onnx left by an earlier model is removed first: serving prefers ONNX, so a stale
     file would serve the wrong model.
     """
     models_dir.mkdir(parents=True, exist_ok=True)
-    (models_dir / "model.onnx").unlink(missing_ok=True)
-    save_skops(pipeline, models_dir / "pipeline.skops")
-    summary: dict[str, Any] = {"skops": "pipeline.skops", "onnx": None, "parity": None, "backend": "skops"}
+    (models_dir / ONNX_FILE).unlink(missing_ok=True)
+    save_skops(pipeline, models_dir / SKOPS_FILE)
     if not params.onnx:
-        summary["parity"] = "ONNX export switched off in params.yaml (export.onnx)"
-        return summary
+        return _skops_only("ONNX export switched off in params.yaml (export.onnx)")
     try:
         onnx_bytes = convert_to_onnx(pipeline, schema)
     except Exception as exc:  # skl2onnx raises many types for unsupported models
         first_line = (str(exc).strip().splitlines() or [""])[0]
         reason = f"{type(exc).__name__}: {first_line[:120]}"
         log.warning("ONNX conversion failed (%s); serving will use the skops pipeline", reason)
-        summary["parity"] = f"conversion failed ({reason}); serving uses pipeline.skops"
-        return summary
+        return _skops_only(f"conversion failed ({reason}); serving uses {SKOPS_FILE}")
     parity = check_parity(onnx_bytes, pipeline, test, schema, params)
-    summary["parity"] = parity.detail
-    summary["parity_check"] = {
-        "passed": parity.passed,
-        "label_agreement": parity.label_agreement,
-        "max_abs_diff": parity.max_abs_diff,
-        "test_rows": len(test),
-    }
-    if parity.passed:
-        with atomic_path(models_dir / "model.onnx") as tmp:
-            tmp.write_bytes(onnx_bytes)
-        summary["onnx"] = "model.onnx"
-        summary["backend"] = "onnx"
-        log.info("ONNX export passed the parity check: %s", parity.detail)
-    else:
+    check = ParityCheck(
+        passed=parity.passed,
+        label_agreement=parity.label_agreement,
+        max_abs_diff=parity.max_abs_diff,
+        test_rows=len(test),
+    )
+    if not parity.passed:
         log.warning("ONNX parity check failed (%s); serving will use the skops pipeline", parity.detail)
-    return summary
+        return _skops_only(parity.detail, check)
+    with atomic_path(models_dir / ONNX_FILE) as tmp:
+        tmp.write_bytes(onnx_bytes)
+    log.info("ONNX export passed the parity check: %s", parity.detail)
+    return ExportedArtifacts(
+        skops=SKOPS_FILE, onnx=ONNX_FILE, backend="onnx", parity=parity.detail, parity_check=check
+    )
+
+
+def _skops_only(why: str, check: ParityCheck | None = None) -> ExportedArtifacts:
+    """The export when serving falls back to the skops pipeline, and why it does."""
+    return ExportedArtifacts(skops=SKOPS_FILE, backend="skops", parity=why, parity_check=check)

@@ -25,15 +25,17 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from ..config import ModelFamily, Params, Paths
+from .. import families
+from ..artifacts import ModelCard, write_model_card
+from ..config import Params, Paths
 from ..data.io import read_json, sha256_file, write_json
 from ..data.schema import DatasetSchema
 from ..features import build_preprocessor, model_frame
-from ..model_io import TRUSTED_TYPES
+from ..model_io import trusted_types
 from . import registry
+from .card import build_model_card
 from .export import export
 from .metrics import (
-    GREATER_IS_BETTER,
     SCORERS,
     check_metric,
     classification_metrics,
@@ -44,7 +46,7 @@ from .metrics import (
 
 log = logging.getLogger(__name__)
 
-BASELINE: ModelFamily = "linear"
+BASELINE = "linear"  # a registered family, looked up like the chosen one (families.get)
 Hyperparameters = dict[str, Any]
 
 
@@ -69,50 +71,38 @@ def parallelism(n_jobs: int, rows: int = 0) -> Iterator[None]:
         yield
 
 
-def make_estimator(
-    family: ModelFamily, task: str, hyperparameters: Hyperparameters, seed: int
-) -> BaseEstimator:
-    """An unfitted scikit-learn estimator of `family` for `task`."""
-    from sklearn import ensemble, linear_model
+def make_estimator(family: str, task: str, hyperparameters: Hyperparameters, seed: int) -> BaseEstimator:
+    """An unfitted scikit-learn estimator of the registered `family` for `task`.
 
+    A None hyperparameter means "the estimator's own default" (YAML's `null`), so it is not passed.
+    """
     hp = {k: v for k, v in hyperparameters.items() if v is not None}
-    if family == "linear":
-        if task == "classification":
-            return linear_model.LogisticRegression(random_state=seed, **{"max_iter": 1000, **hp})
-        return linear_model.Ridge(**hp)
-    if family == "random_forest":
-        cls = ensemble.RandomForestClassifier if task == "classification" else ensemble.RandomForestRegressor
-        return cls(random_state=seed, **hp)  # n_jobs=None: the threads of `parallelism()`
-    cls = (
-        ensemble.HistGradientBoostingClassifier
-        if task == "classification"
-        else ensemble.HistGradientBoostingRegressor
-    )
-    return cls(random_state=seed, **hp)
+    return families.get(family).estimator(task, hp, seed)
 
 
 def make_pipeline(
-    schema: DatasetSchema, family: ModelFamily, params: Params, hyperparameters: Hyperparameters | None = None
+    schema: DatasetSchema, family: str, params: Params, hyperparameters: Hyperparameters | None = None
 ) -> Pipeline:
     """Preprocessing + model, the one object that is trained, evaluated and served."""
+    task = schema.target.task
     estimator = make_estimator(
         family,
-        schema.target.task,
-        params.train.hyperparameters(family) if hyperparameters is None else hyperparameters,
+        task,
+        params.train.hyperparameters(task, family) if hyperparameters is None else hyperparameters,
         params.train.seed,
     )
     return Pipeline([("preprocess", preprocessor_for(family, schema)), ("model", estimator)])
 
 
-def preprocessor_for(family: ModelFamily, schema: DatasetSchema) -> ColumnTransformer:
-    """The schema's preprocessor; trees get their numbers unscaled.
+def preprocessor_for(family: str, schema: DatasetSchema) -> ColumnTransformer:
+    """The schema's preprocessor, with numbers standardised only for a family declared `scaled`.
 
     Trees split at thresholds equal to training values and ignore scale. Scaling would add
     nothing but float32 rounding in ONNX, enough to move values across those thresholds: the
     parity check then fails on a few rows.
     """
     preprocessor = build_preprocessor(schema)
-    if family == "linear":
+    if families.get(family).scaled:
         return preprocessor
     for name, transformer, _ in preprocessor.transformers:
         if name == "numeric" and isinstance(transformer, Pipeline):
@@ -170,7 +160,7 @@ def cross_validation(
 
 
 def fit_family(
-    family: ModelFamily,
+    family: str,
     train: pd.DataFrame,
     test: pd.DataFrame,
     schema: DatasetSchema,
@@ -185,6 +175,9 @@ def fit_family(
         started = time.perf_counter()
         pipeline.fit(model_frame(train, schema), train[schema.target.name])
         fit_seconds = time.perf_counter() - started
+    # Scored in one thread: a forest adds up its trees' predictions in the order their threads
+    # finish, so threaded test scores could differ in the last digit from one run to the next.
+    with parallelism(1, len(train)):
         scores = score(pipeline, test, schema)
     return pipeline, {**scores, **cv, "fit_seconds": fit_seconds}
 
@@ -212,7 +205,7 @@ def train_models(
     chosen = params.train.model
     metric = params.train.primary_metric
 
-    def fitted(role: str, family: ModelFamily, **kwargs: Any) -> tuple[Pipeline, dict[str, float]]:
+    def fitted(role: str, family: str, **kwargs: Any) -> tuple[Pipeline, dict[str, float]]:
         log.info("training the %s: %s (%s, %d rows)", role, family, schema.target.task, len(train))
         pipeline, result = fit_family(family, train, test, schema, params, **kwargs)
         log.info(
@@ -229,9 +222,11 @@ def train_models(
     baseline, baseline_metrics = fitted("baseline", BASELINE)
     if not params.train.tuning.enabled:
         if chosen == BASELINE:  # the model is the baseline: train it once
-            return Trained(baseline, baseline, baseline_metrics, baseline_metrics, params.train.linear, None)
+            hyperparameters = params.train.hyperparameters(schema.target.task, BASELINE)
+            return Trained(baseline, baseline, baseline_metrics, baseline_metrics, hyperparameters, None)
         model, metrics = fitted("model", chosen)
-        return Trained(model, baseline, metrics, baseline_metrics, params.train.hyperparameters(chosen), None)
+        hyperparameters = params.train.hyperparameters(schema.target.task, chosen)
+        return Trained(model, baseline, metrics, baseline_metrics, hyperparameters, None)
 
     from .tuning import search
 
@@ -271,8 +266,8 @@ def for_serving(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
-def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any]:
-    """The train stage. Writes models/ and reports/training.json; returns model.json's content."""
+def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
+    """The train stage. Writes models/ and reports/training.json; returns the model card (model.json)."""
     metric = params.train.primary_metric
     features_spec = read_json(paths.features)
     schema = DatasetSchema.model_validate(features_spec)
@@ -332,42 +327,28 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
                 primary_metric=metric,
                 model_name=params.project,
                 pip_requirements=pip_requirements(),
-                trusted_types=TRUSTED_TYPES,
+                trusted_types=trusted_types(),
             )
             log.info("champion: %s (MLflow run %s)", logged.promotion.describe(), logged.run_id)
 
-    card = {
-        "name": params.project,
-        "version": logged.promotion.version if logged else None,
-        "task": schema.target.task,
-        "model_family": chosen,
-        "hyperparameters": trained.hyperparameters,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "target": schema.target.model_dump(mode="json"),
-        "features": [c.model_dump(mode="json") for c in schema.features],
-        "example": features_spec.get("example", {}),
-        "metrics": trained.metrics,
-        "baseline_metrics": trained.baseline_metrics,
-        "primary_metric": metric,
-        "greater_is_better": {k: GREATER_IS_BETTER[k] for k in trained.metrics if k in GREATER_IS_BETTER},
-        "data": data_summary(train, test, schema) | ({"train_sample": sample} if sample else {}),
-        "training_data_sha256": data_hash,
-        "dvc_data_md5": dvc_hash,
-        "tuning": trained.tuning,
-        "mlflow": {
-            "run_id": logged.run_id if logged else None,
-            "experiment_id": logged.experiment_id if logged else None,
-            "artifact_uri": logged.artifact_uri if logged else None,
-            "model_uri": logged.model_uri if logged else None,
-            "registered_model_uri": logged.registered_model_uri if logged else None,
-            "model_version": logged.promotion.version if logged else None,
-            "champion": logged.promotion.describe() if logged else None,
-            "promoted": logged.promotion.promoted if logged else None,
-            "champion_decision": logged.promotion.decision if logged else None,
-        },
-        "artifacts": exported,
-    }
-    write_json(paths.model_card_json, card)
+    card = build_model_card(
+        name=params.project,
+        family=chosen,
+        schema=schema,
+        model=model,
+        hyperparameters=trained.hyperparameters,
+        metrics=trained.metrics,
+        baseline_metrics=trained.baseline_metrics,
+        primary_metric=metric,
+        example=features_spec.get("example", {}),
+        data=data_summary(train, test, schema) | ({"train_sample": sample} if sample else {}),
+        training_data_sha256=data_hash,
+        dvc_data_md5=dvc_hash,
+        tuning=trained.tuning,
+        logged=logged,
+        exported=exported,
+    )
+    write_model_card(paths.model_card_json, card)
     if logged is not None:
         # The run then holds what serving needs besides the model: the request schema and example.
         registry.log_artifacts(logged.artifact_uri, [paths.model_card_json], "card", paths)
@@ -378,10 +359,10 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> dict[str, Any
             "baseline": BASELINE,
             "hyperparameters": trained.hyperparameters,
             "results": {"model": trained.metrics, "baseline": trained.baseline_metrics},
-            "data": card["data"],
+            "data": card.data.model_dump(mode="json"),
             "tuning": trained.tuning,
-            "export": exported,
-            "mlflow": card["mlflow"],
+            "export": card.artifacts.model_dump(mode="json"),
+            "mlflow": card.mlflow.model_dump(mode="json"),
         },
     )
     return card
