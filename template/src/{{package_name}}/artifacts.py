@@ -12,7 +12,6 @@ This module needs only pydantic: the API imports it without pandas or scikit-lea
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -302,11 +301,3 @@ class Figures:
     IMPORTANCE = "permutation_importance.png"
     # The README shows one figure of the fit, whichever the task has, and the importances.
     README = (CONFUSION, PREDICTED_VS_ACTUAL, IMPORTANCE)
-
-
-# ---- the results block the report stage writes into README.md ---------------------------------
-
-RESULTS_START = "<!-- results:start (written by `make report`; edit outside these markers) -->"
-RESULTS_END = "<!-- results:end -->"
-# The whole block, whatever follows "results:start" in the first marker (an older wording, say).
-RESULTS_BLOCK = re.compile(r"<!-- results:start[^>]*-->.*?<!-- results:end -->", re.DOTALL)

@@ -1,13 +1,14 @@
-"""The project's command line: one command per pipeline stage, plus `serve`.
+"""The project's command line: one command per pipeline stage, plus `serve` and `provenance`.
 
-`dvc repro` runs the stages in order (see dvc.yaml); each command also runs on its own.
+The stage commands are made from the registry in `stages/` (one module per stage), so a new stage
+gets its command by being registered there. `dvc repro` runs the stages in order (see dvc.yaml);
+each command also runs on its own.
 Expected failures (bad data, bad params) print one clear message and exit 1, without a traceback.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import sys
 import time
@@ -16,10 +17,11 @@ from typing import Annotated, Any
 
 import typer
 
+from . import stages
 from .config import ConfigError, Params, Paths, get_paths, load_params
 
 app = typer.Typer(
-    help="Run the pipeline stages (collect, clean, featurize, train, evaluate, report) or serve the model.",
+    help=f"Run the pipeline stages ({', '.join(stages.STAGES)}) or serve the model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -62,92 +64,43 @@ def _context() -> tuple[Params, Paths]:
     return load_params(paths.params), paths
 
 
-def _spark_stage(name: str) -> Any:
-    """The Spark engine's module for a data stage (params.yaml `engine: spark`), imported only then."""
+def _stage_command(name: str) -> Callable[..., None]:
+    """The command for stage `name`: its help is the stage's `run` docstring."""
+    module = stages.load(name)
+    if stages.tracks(module):
+
+        def command(
+            no_tracking: Annotated[
+                bool,
+                typer.Option("--no-tracking", help="Skip MLflow (faster; nothing is logged or registered)."),
+            ] = False,
+        ) -> None:
+            params, paths = _context()
+            stages.run(name, params, paths, track=not no_tracking)
+
+    else:
+
+        def command() -> None:
+            params, paths = _context()
+            stages.run(name, params, paths)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = module.run.__doc__
+    return stage(command)
+
+
+# One command per registered stage, in pipeline order; `cli.train(no_tracking=True)` calls one directly.
+COMMANDS: dict[str, Callable[..., None]] = {name: _stage_command(name) for name in stages.STAGES}
+for _name, _command in COMMANDS.items():
+    app.command(name=_name)(_command)
+
+
+def __getattr__(name: str) -> Callable[..., None]:
+    """`cli.collect()`, `cli.train(no_tracking=True)`: each stage's command as a plain function."""
     try:
-        return importlib.import_module(f"{__package__}.spark.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.spark":
-            raise
-        raise ConfigError(
-            "params.yaml says engine: spark, but this project was generated without the Spark engine; "
-            "set engine: pandas, or add the engine with `copier update --data engine=spark`."
-        ) from exc
-
-
-@app.command()
-@stage
-def collect() -> None:
-    """Bring the raw data into data/raw/ and record its source and sha256."""
-    params, paths = _context()
-    if params.engine == "spark":
-        _spark_stage("collect").run_collect(params, paths)
-        return
-    from .data.collect import collect as run
-
-    run(params.data, paths)
-
-
-@app.command()
-@stage
-def clean() -> None:
-    """Infer the schema, validate every row and quarantine the rows that fail."""
-    params, paths = _context()
-    if params.engine == "spark":
-        _spark_stage("clean").run_clean(params, paths)
-        return
-    from .data.clean import run_clean
-
-    run_clean(params.data, params.clean, params.split, paths)
-
-
-@app.command()
-@stage
-def featurize() -> None:
-    """Split the clean table (seeded) and write the feature spec."""
-    params, paths = _context()
-    if params.engine == "spark":
-        _spark_stage("featurize").run_featurize(params, paths)
-        return
-    from .features import run_featurize
-
-    run_featurize(params.split, paths)
-
-
-@app.command()
-@stage
-def train(
-    no_tracking: Annotated[
-        bool, typer.Option("--no-tracking", help="Skip MLflow (faster; nothing is registered).")
-    ] = False,
-) -> None:
-    """Fit the baseline and the chosen model, log them to MLflow and export the model."""
-    from .training.train import run_train
-
-    params, paths = _context()
-    run_train(params, paths, track=not no_tracking)
-
-
-@app.command()
-@stage
-def evaluate(
-    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log figures to MLflow.")] = False,
-) -> None:
-    """Score the model on the test split; write metrics, plot data and figures."""
-    from .training.evaluate import run_evaluate
-
-    params, paths = _context()
-    run_evaluate(params, paths, track=not no_tracking)
-
-
-@app.command()
-@stage
-def report() -> None:
-    """Write reports/REPORT.md and MODEL_CARD.md and refresh the README's results block."""
-    from .reporting.report import run_report
-
-    params, paths = _context()
-    run_report(params, paths)
+        return COMMANDS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 @app.command()

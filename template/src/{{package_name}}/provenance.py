@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .artifacts import RESULTS_BLOCK
+from .reporting.markers import RESULTS_BLOCK
 
 ANSWERS_FILE = ".copier-answers.yml"
 OUTPUT = "PROVENANCE.md"

@@ -17,9 +17,6 @@ from typing import Any
 
 from .. import families
 from ..artifacts import (
-    RESULTS_BLOCK,
-    RESULTS_END,
-    RESULTS_START,
     ColumnGroup,
     Figures,
     ModelCard,
@@ -28,6 +25,7 @@ from ..artifacts import (
 )
 from ..config import Params, Paths
 from ..data.io import atomic_path, read_json
+from .markers import RESULTS_BLOCK, RESULTS_END, RESULTS_START
 
 log = logging.getLogger(__name__)
 
