@@ -249,6 +249,27 @@ def template_copy(tmp_path: Path) -> Path:
     return tpl
 
 
+CUSTOMIZING = REPO / "docs" / "customizing.md"
+
+
+def customizing_section(heading: str) -> str:
+    """One `## heading` section of docs/customizing.md: the extension walkthroughs tests perform."""
+    text = CUSTOMIZING.read_text(encoding="utf-8")
+    assert f"## {heading}\n" in text, f"docs/customizing.md has no '## {heading}' section"
+    return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def docs_module(heading: str, folder: str) -> tuple[str, str]:
+    """The path a walkthrough says to save its one module at (under src/<package_name>/`folder`/),
+    and the module: the section's one Python block."""
+    section = customizing_section(heading)
+    named = re.search(rf"save this as `src/<package_name>/({folder}/\w+\.py)`", section)
+    assert named, f"the '{heading}' section no longer says where to save the module"
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1, f"the '{heading}' section should show exactly one Python file"
+    return named.group(1), blocks[0]
+
+
 def readme_commands() -> list[str]:
     """The shell commands of the README's ```bash blocks, in order."""
     text = (REPO / "README.md").read_text(encoding="utf-8")

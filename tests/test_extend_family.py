@@ -9,17 +9,15 @@ reports, with no other file edited.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from .conftest import DEFAULT_PACKAGE, REPO, Project, clean_env, render, synced
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, docs_module, render, synced
 
 pytestmark = pytest.mark.slow
 
-DOCS = REPO / "docs" / "customizing.md"
 FAMILY = "extra_trees"
 SETTING = ("max_depth", 12)  # set with -S +train.extra_trees.max_depth=12; not in the search space
 
@@ -80,13 +78,7 @@ class Extended:
 
 def docs_family_module() -> tuple[str, str]:
     """The path the docs tell the user to save, and the one Python block of that section."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text.split("## Adding a model family\n", 1)[1].split("\n## ", 1)[0]
-    named = re.search(r"save this as `src/<package_name>/(families/\w+\.py)`", section)
-    assert named, "the section no longer says where to save the module"
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) == 1, "the section should show exactly one Python file"
-    return named.group(1), blocks[0]
+    return docs_module("Adding a model family", "families")
 
 
 def _git(project: Project, *args: str) -> str:

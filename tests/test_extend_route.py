@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from .conftest import DEFAULT_PACKAGE, REPO, Project, clean_env, render, synced
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, customizing_section, render, synced
 
 pytestmark = pytest.mark.slow
 
-DOCS = REPO / "docs" / "customizing.md"
 ROUTES = f"src/{DEFAULT_PACKAGE}/serving/routes"
 
 
@@ -33,8 +32,7 @@ class Walkthrough:
 
 
 def docs_walkthrough() -> Walkthrough:
-    text = DOCS.read_text(encoding="utf-8")
-    section = text.split("## Adding an API route\n", 1)[1].split("\n## ", 1)[0]
+    section = customizing_section("Adding an API route")
     module_path = re.search(r"save this as\s+`src/<package_name>/(serving/\S+\.py)`", section)
     test_path = re.search(r"save its test as\s+`(tests/serving/\S+\.py)`", section)
     assert module_path and test_path, "the section no longer says where to save the files"

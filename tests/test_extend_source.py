@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import DEFAULT_PACKAGE, REPO, TEST_SPARK, Project, render, synced
+from .conftest import DEFAULT_PACKAGE, TEST_SPARK, Project, docs_module, render, synced
 
 pytestmark = pytest.mark.slow
 
-DOCS = REPO / "docs" / "customizing.md"
 KIND = "parquet"
 COLUMNS = [
     "size_cm",
@@ -33,13 +31,7 @@ COLUMNS = [
 
 def docs_source_module() -> tuple[str, str]:
     """The path the docs tell the user to save, and the one Python block of that section."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text.split("## Adding a data source\n", 1)[1].split("\n## ", 1)[0]
-    named = re.search(r"save this as `src/<package_name>/(data/sources/\w+\.py)`", section)
-    assert named, "the section no longer says where to save the module"
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) == 1, "the section should show exactly one Python file"
-    return named.group(1), blocks[0]
+    return docs_module("Adding a data source", "data/sources")
 
 
 # Run with the project's Python (pandas is the project's dependency, not the template's).

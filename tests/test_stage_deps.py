@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import DEFAULT_PACKAGE, REPO, Project, clean_env, render, synced
+from .conftest import DEFAULT_PACKAGE, Project, clean_env, customizing_section, render, synced
 
 pytestmark = pytest.mark.slow
 
-DOCS = REPO / "docs" / "customizing.md"
 TEST = ["run", "pytest", "-q", "-p", "no:cacheprovider", "tests/stages"]
 
 
@@ -146,7 +145,7 @@ def test_dvc_status_sees_spark_code_and_engine_changes(
 
 def _walkthrough() -> tuple[str, str]:
     """The stage module and the dvc.yaml entry from the docs' "Adding a pipeline stage"."""
-    section = DOCS.read_text().split("## Adding a pipeline stage", 1)[1].split("\n## ", 1)[0]
+    section = customizing_section("Adding a pipeline stage")
     module = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
     entry = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
     assert module and entry, "docs/customizing.md lost its stage walkthrough"
