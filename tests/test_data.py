@@ -340,7 +340,7 @@ def test_the_users_file_is_a_pipeline_dependency(byo: Project):
     assert "${data.path}" in stages["collect"]["deps"]
     assert {"data.path", "data.sha256", "data.encoding"} <= set(stages["collect"]["params"])
     assert {"data.encoding", "clean", "split.test_size"} <= set(stages["clean"]["params"])
-    assert stages["featurize"]["params"] == ["split"]
+    assert stages["featurize"]["params"] == ["engine", "split"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ PACKAGE = pyproject["project"]["name"].replace("-", "_")
 config = importlib.import_module(f"{PACKAGE}.config")
 data_io = importlib.import_module(f"{PACKAGE}.data.io")
 data_schema = importlib.import_module(f"{PACKAGE}.data.schema")
-data_clean = importlib.import_module(f"{PACKAGE}.data.clean")
+data_rules = importlib.import_module(f"{PACKAGE}.data.rules")
 
 paths = config.get_paths(ROOT)
 params = config.load_params(paths.params)
@@ -281,9 +281,9 @@ else:
     ax.set_xlabel("rows")
     ax.set_title("Why rows were quarantined")
     plt.show()
-    reason_first = [data_clean.ROW_COLUMN, data_clean.REASON_COLUMN]
+    reason_first = [data_rules.ROW_COLUMN, data_rules.REASON_COLUMN]
     rejected = quarantine[reason_first + [c for c in quarantine.columns if c not in reason_first]]
-    display(rejected.set_index(data_clean.ROW_COLUMN).head(20))
+    display(rejected.set_index(data_rules.ROW_COLUMN).head(20))
 
 # %% [markdown]
 # *Your notes on the quarantined rows.*
