@@ -44,7 +44,7 @@ import pandas as pd
 from {package}.serving.artifact import load_predictor, read_card
 
 card = read_card(Path("models"))
-names = [f["name"] for f in card["features"]]
+names = [f.name for f in card.features]
 test = pd.read_parquet("data/processed/test.parquet")[names]
 rows = [
     {{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}}
@@ -64,7 +64,7 @@ for n in (1, 100):
     elapsed = time.perf_counter() - started
     floor[str(n)] = {{"calls_per_s": calls / elapsed, "ms_per_call": 1000 * elapsed / calls}}
 print(json.dumps({{"rows": rows, "floor": floor, "backend": predictor.backend,
-                  "model_uri": (card.get("mlflow") or {{}}).get("model_uri")}}))
+                  "model_uri": card.mlflow.model_uri}}))
 """
 
 

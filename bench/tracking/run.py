@@ -60,8 +60,8 @@ if variant == "naive":
     mlflow.set_experiment(params.project)
     with mlflow.start_run():
         mlflow.log_params(flatten(params.model_dump(mode="json")))
-        mlflow.log_metrics(card["metrics"])
-        mlflow.log_metrics({{f"baseline_{{k}}": v for k, v in card["baseline_metrics"].items()}})
+        mlflow.log_metrics(card.metrics)
+        mlflow.log_metrics({{f"baseline_{{k}}": v for k, v in card.baseline_metrics.items()}})
         mlflow.sklearn.log_model(
             load_skops(paths.pipeline),
             name="model",
