@@ -1,9 +1,9 @@
-"""POST /predict (serving/routes/predict.py): predictions, and 4xx/5xx answers that name the problem."""
+"""POST /predict (serving/routes/predict.py): predictions, and 4xx answers that name the problem.
+
+Body-size limits are in tests/serving/test_limits.py, the prediction timeout in test_service.py.
+"""
 
 import json
-import time
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -86,39 +86,6 @@ def test_invalid_json_is_a_422(client):
     response = client.post("/predict", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
-
-
-def test_body_limit_gives_413(client):
-    response = client.post(
-        "/predict", content=b"{" + b" " * 30_000 + b"}", headers={"Content-Type": "application/json"}
-    )
-    assert response.status_code == 413
-    assert "20000 bytes" in response.json()["detail"]
-
-
-def test_body_limit_holds_without_content_length(client):
-    chunks = (b" " * 5_000 for _ in range(6))  # sent chunked: the size is only known while reading
-    response = client.post("/predict", content=chunks, headers={"Content-Type": "application/json"})
-    assert response.status_code == 413
-
-
-def test_slow_predictions_time_out_with_503(make_client, card):
-    @dataclass
-    class Slow:
-        inner: Any
-        backend: str = "slow"
-        inline_rows: int = 0
-
-        def predict(self, rows):
-            time.sleep(0.5)
-            return self.inner.predict(rows)
-
-    with make_client(predict_timeout_seconds=0.05) as slow_client:
-        service = slow_client.app.state.service
-        service.predictor = Slow(service.predictor)
-        response = slow_client.post("/predict", json={"instance": card.example})
-    assert response.status_code == 503
-    assert "longer than 0.05s" in response.json()["detail"]
 
 
 # ---- the OpenAPI documents the generated request model ------------------------------------------
