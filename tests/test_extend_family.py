@@ -102,7 +102,11 @@ def extended(tmp_path_factory: pytest.TempPathFactory) -> Extended:
     env = clean_env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # later commands start seconds faster
     setting = f"+train.{FAMILY}.{SETTING[0]}={SETTING[1]}"
-    experiment = ["-S", f"train.model={FAMILY}", "-S", setting, "-S", "train.tuning.n_trials=2"]
+    # rule=model: serve the new family even where cross-validation would prefer linear.
+    experiment = [
+        *("-S", f"train.model={FAMILY}", "-S", setting, "-S", "train.tuning.n_trials=2"),
+        *("-S", "train.selection.rule=model"),
+    ]
     project.uv("run", "dvc", "exp", "run", *experiment, env=env, timeout=900)
 
     status = _git(project, "status", "--porcelain", "--untracked-files=no").splitlines()

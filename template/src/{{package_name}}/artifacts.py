@@ -148,6 +148,30 @@ class TuningSummary(_Section):
     best_hyperparameters: dict[str, JsonValue]
 
 
+class Selection(_Section):
+    """Which trained candidate is served and why (training/selection.py)."""
+
+    rule: Literal["cv", "model"]
+    winner: str
+    reason: str
+    standard_error: float | None = None
+
+
+class Calibration(_Section):
+    """The calibration verdict for a classifier, with test-split figures before and after.
+
+    `before` holds the uncalibrated candidate's test log loss, Brier score and ECE; `after` the
+    served (calibrated) model's, or None when calibration was not needed.
+    """
+
+    applied: bool
+    reason: str
+    method: Literal["sigmoid", "isotonic"] | None = None
+    max_ece: float
+    before: dict[str, float]
+    after: dict[str, float] | None = None
+
+
 class MlflowLineage(_Section):
     """Where the training run and the registered model live in MLflow (all None when untracked)."""
 
@@ -202,6 +226,12 @@ class ModelCard(_Section):
     example: dict[str, JsonScalar]
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
+    # Added with model selection and calibration; absent in cards written before them.
+    requested_family: str | None = None
+    guessing_metrics: dict[str, float] = {}
+    candidates: dict[str, dict[str, float]] = {}
+    selection: Selection | None = None
+    calibration: Calibration | None = None
     primary_metric: str
     greater_is_better: dict[str, bool]
     data: DataSummary
@@ -281,12 +311,13 @@ class Plots:
     PREDICTIONS = "predictions.csv"
     RESIDUALS = "residuals.csv"
     IMPORTANCE = "importance.csv"
+    RELIABILITY = "reliability.csv"
 
     @classmethod
     def for_task(cls, task: Task) -> list[str]:
         """The plot files evaluate writes for a model of `task`."""
         if task == "classification":
-            return [cls.CONFUSION, cls.ROC, cls.PRECISION_RECALL, cls.IMPORTANCE]
+            return [cls.CONFUSION, cls.ROC, cls.PRECISION_RECALL, cls.RELIABILITY, cls.IMPORTANCE]
         return [cls.PREDICTIONS, cls.RESIDUALS, cls.IMPORTANCE]
 
 
@@ -299,5 +330,6 @@ class Figures:
     PREDICTED_VS_ACTUAL = "predicted_vs_actual.png"
     RESIDUALS = "residuals.png"
     IMPORTANCE = "permutation_importance.png"
+    RELIABILITY = "reliability.png"
     # The README shows one figure of the fit, whichever the task has, and the importances.
     README = (CONFUSION, PREDICTED_VS_ACTUAL, IMPORTANCE)

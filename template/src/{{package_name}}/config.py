@@ -106,6 +106,31 @@ class TuningParams(_Frozen):
     timeout_seconds: float | None = Field(default=None, gt=0)
 
 
+class SelectionParams(_Frozen):
+    """Which trained candidate is registered and served.
+
+    `cv`: the candidate (train.model or the linear baseline) with the best cross-validated primary
+    metric; when the other is within one standard error of that mean, the simpler one (linear)
+    wins, because the data cannot tell them apart. `model`: always train.model, whatever the
+    evidence (the report still shows it).
+    """
+
+    rule: Literal["cv", "model"] = "cv"
+
+
+class CalibrationParams(_Frozen):
+    """When and how a classifier's probabilities are calibrated before export.
+
+    A classifier is calibrated when its log loss on held-out folds is worse than guessing the
+    class priors, or its expected calibration error there is above `max_ece`. `method: auto` is
+    isotonic from ISOTONIC_MIN_ROWS training rows up and sigmoid below, where isotonic overfits.
+    """
+
+    enabled: bool = True
+    max_ece: float = Field(default=0.1, ge=0, le=1)
+    method: Literal["auto", "sigmoid", "isotonic"] = "auto"
+
+
 Hyperparameter = bool | int | float | str | None
 
 
@@ -126,6 +151,8 @@ class TrainParams(_Frozen):
     primary_metric: str = "f1_macro"
     n_jobs: int = Field(default=-1, ge=-1)
     tuning: TuningParams = TuningParams()
+    selection: SelectionParams = SelectionParams()
+    calibration: CalibrationParams = CalibrationParams()
 
     def hyperparameters(self, task: str, family: str | None = None) -> dict[str, Hyperparameter]:
         """`family`'s defaults for `task` (the chosen model when omitted), overlaid with its section."""
@@ -185,11 +212,21 @@ class ExportParams(_Frozen):
     regression_rtol: float = Field(default=1e-3, ge=0)
 
 
+class LeakageParams(_Frozen):
+    """The leakage and shortcut screen (training/leakage.py) and when it flags a feature."""
+
+    share: float = Field(default=0.95, gt=0, le=1)
+    tree_depth: int = Field(default=4, ge=1)
+    max_rows: int = Field(default=20_000, ge=100)
+    min_rows_for_id: int = Field(default=20, ge=2)
+
+
 class EvaluateParams(_Frozen):
     """Evaluation settings."""
 
     permutation_repeats: int = Field(default=5, ge=1)
     importance_max_rows: int = Field(default=2000, ge=10)
+    leakage: LeakageParams = LeakageParams()
 
 
 class SparkParams(_Frozen):

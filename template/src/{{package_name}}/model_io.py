@@ -8,6 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# The wrapper training puts around a classifier whose probabilities need calibrating
+# (training/calibration.py): fitted slopes and step functions, plain data, no code.
+CALIBRATION_TYPES = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
+
 
 def trusted_types() -> list[str]:
     """The types our pipelines contain that skops does not trust by default, and nothing more.
@@ -19,7 +23,7 @@ def trusted_types() -> list[str]:
     """
     from .families import trusted_types as declared
 
-    return ["numpy.dtype", *declared()]
+    return ["numpy.dtype", *CALIBRATION_TYPES, *declared()]
 
 
 def load_skops(path: Path) -> Any:

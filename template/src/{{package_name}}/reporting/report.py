@@ -58,6 +58,20 @@ class Outputs:
     def family(self) -> str:
         return display_name(self.card.model_family)
 
+    @property
+    def guessing(self) -> dict[str, Any]:
+        return self.metrics.get("guessing") or {}
+
+    @property
+    def runner_up(self) -> tuple[str, dict[str, Any]] | None:
+        """The other trained candidate (family, metrics), or None when only one was trained."""
+        others = {f: m for f, m in _candidates(self.metrics).items() if f != self.metrics.get("model")}
+        return next(iter(others.items()), None)
+
+    @property
+    def leakage_flags(self) -> list[dict[str, str]]:
+        return (self.metrics.get("leakage") or {}).get("flags", [])
+
 
 def display_name(family: str) -> str:
     """The family's name for readers (a family whose module was since removed keeps its own name)."""
@@ -97,62 +111,182 @@ def compare(model: float, baseline: float, greater_is_better: bool) -> str:
     return "better" if (model > baseline) == greater_is_better else "worse"
 
 
+def _candidates(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each trained family's metrics; metrics.json from before model selection had the baseline only."""
+    return metrics.get("candidates") or {"linear": metrics.get("baseline", {})}
+
+
+def _columns(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The table columns: the served model (its own, possibly calibrated, metrics), the other
+    candidates, then guessing."""
+    served = metrics.get("model", "model")
+    columns = [(f"{display_name(served)} (served)", metrics)]
+    columns += [(display_name(f), m) for f, m in _candidates(metrics).items() if f != served]
+    if guessing := metrics.get("guessing"):
+        columns.append(("guessing", guessing))
+    return columns
+
+
 def comparison_table(metrics: dict[str, Any], greater_is_better: dict[str, bool]) -> str:
-    """Markdown table: each test metric for the model and the baseline, and which one wins."""
-    baseline = metrics.get("baseline", {})
-    model = display_name(metrics["model"]) if "model" in metrics else "model"
+    """Markdown table: each test metric for the served model, the other candidates and guessing.
+
+    The last column answers the first question a reviewer asks: is the served model better than
+    guessing (class priors, or the training mean)?
+    """
+    columns = _columns(metrics)
+    guessing = metrics.get("guessing") or {}
     lines = [
-        f"| metric (test split) | {model} | linear baseline | model vs baseline |",
-        "|---|---:|---:|---|",
+        f"| metric (test split) | {' | '.join(name for name, _ in columns)} | served vs guessing |",
+        f"|---|{'---:|' * len(columns)}---|",
     ]
     for name in [k for k in greater_is_better if isinstance(metrics.get(k), float)]:
         marker = " **(primary)**" if name == metrics.get("primary_metric") else ""
-        other = baseline.get(name)
         verdict = "-"
-        if isinstance(other, float):
+        if isinstance(guessing.get(name), float):
             direction = "higher" if greater_is_better[name] else "lower"
-            verdict = f"{compare(metrics[name], other, greater_is_better[name])} ({direction} is better)"
-        lines.append(f"| {name}{marker} | {_fmt(metrics[name])} | {_fmt(other or '-')} | {verdict} |")
+            verdict = (
+                f"{compare(metrics[name], guessing[name], greater_is_better[name])} ({direction} is better)"
+            )
+        values = " | ".join(_fmt(m.get(name, "-")) for _, m in columns)
+        lines.append(f"| {name}{marker} | {values} | {verdict} |")
     return "\n".join(lines)
 
 
 def cv_table(metrics: dict[str, Any]) -> str:
-    """Markdown table of cross-validation mean ± std for the model and the baseline."""
-    baseline = metrics.get("baseline", {})
+    """Markdown table of cross-validation mean ± std for each candidate and guessing.
+
+    The served model's folds are those of the candidate before any calibration.
+    """
+    columns = _columns(metrics)
     means = [k[3:-5] for k in metrics if k.startswith("cv_") and k.endswith("_mean")]
+    folds = int(metrics.get("cv_folds", 0))
     lines = [
-        f"| metric | model: mean ± std over {int(metrics.get('cv_folds', 0))} folds | baseline: mean ± std |",
-        "|---|---:|---:|",
+        f"| metric: mean ± std over {folds} folds | {' | '.join(name for name, _ in columns)} |",
+        f"|---|{'---:|' * len(columns)}",
     ]
     for name in means:
-        model = f"{metrics[f'cv_{name}_mean']:.4f} ± {metrics.get(f'cv_{name}_std', 0.0):.4f}"
-        base = "-"
-        if f"cv_{name}_mean" in baseline:
-            base = f"{baseline[f'cv_{name}_mean']:.4f} ± {baseline.get(f'cv_{name}_std', 0.0):.4f}"
-        lines.append(f"| {name} | {model} | {base} |")
+        cells = [
+            f"{m[f'cv_{name}_mean']:.4f} ± {m.get(f'cv_{name}_std', 0.0):.4f}"
+            if f"cv_{name}_mean" in m
+            else "-"
+            for _, m in columns
+        ]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
-def _figures(paths: Paths, relative_to: Path, only: tuple[str, ...] = ()) -> list[str]:
+def selection_lines(out: Outputs) -> list[str]:
+    """Which candidate is served and why, and how to serve train.model regardless."""
+    selection = out.metrics.get("selection")
+    if not selection:
+        return [f"- The {out.family} is served (trained before model selection existed)."]
+    lines = [f"- {selection['reason']}"]
+    requested = out.metrics.get("requested_model")
+    if requested and requested != out.card.model_family:
+        lines.append(
+            f"- `train.model: {requested}` named the {display_name(requested)}: it stayed a candidate and "
+            "lost. To serve it whatever the evidence, set `train.selection.rule: model` in params.yaml."
+        )
+    lines.append(
+        "- The rule: the best cross-validated "
+        f"{out.primary} wins, and a tie within one standard error of the best mean goes to the simpler model."
+    )
+    return lines
+
+
+def selection_line(metrics: dict[str, Any]) -> str | None:
+    """Why the served model was chosen, in one line (None for outputs from before model selection)."""
+    selection = metrics.get("selection")
+    return f"Selection: {selection['reason']}" if selection else None
+
+
+def calibration_line(metrics: dict[str, Any]) -> str | None:
+    """The calibration verdict in one line, or None for a regression model."""
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return None
+    if not calibration["applied"]:
+        return f"Calibration: not applied; {calibration['reason']}."
+    before, after = calibration["before"], calibration["after"] or {}
+    change = ", ".join(
+        f"{name} {before[name]:.4f} -> {after[name]:.4f}" for name in ("log_loss", "ece") if name in after
+    )
+    return f"Calibration: {calibration['method']}, because {calibration['reason']}; test {change}."
+
+
+def leakage_line(metrics: dict[str, Any]) -> str | None:
+    """The leakage screen's result in one line, or None when the screen did not run."""
+    leakage = metrics.get("leakage")
+    if not leakage:
+        return None
+    flags = leakage["flags"]
+    if not flags:
+        return f"Leakage screen: nothing flagged ({len(leakage['scores'])} features screened)."
+    named = ", ".join(f"`{flag['feature']}` ({flag['why']})" for flag in flags)
+    return f"Possible leakage: {named}; see reports/REPORT.md."
+
+
+def calibration_section(out: Outputs, figure: list[str]) -> list[str]:
+    """The verdict, the test-split figures before and after, and the reliability diagram."""
+    calibration = out.metrics["calibration"]
+    lines = [f"- {calibration_line(out.metrics)}"]
+    if after := calibration.get("after"):
+        lines += [
+            "",
+            "| metric (test split, lower is better) | before calibration | served (calibrated) |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {value:.4f} | {after[name]:.4f} |" for name, value in calibration["before"].items()
+        ]
+    guessing = out.guessing.get("log_loss")
+    if isinstance(guessing, float):
+        lines += ["", f"Guessing the class priors scores a test log loss of {guessing:.4f}."]
+    return [*lines, "", *figure]
+
+
+def leakage_section(out: Outputs) -> list[str]:
+    """The flagged features with what the screen saw and a question, or what it checked."""
+    leakage = out.metrics["leakage"]
+    flags = out.leakage_flags
+    if not flags:
+        scores = leakage["scores"]
+        best = max(scores, key=lambda f: scores[f] * (1 if out.greater_is_better[leakage["metric"]] else -1))
+        return [
+            f"None flagged. No feature alone reaches {leakage['share']:.0%} of the model's lift over "
+            f"guessing on {leakage['metric']} (the best alone: `{best}`, {scores[best]:.4f}, against "
+            f"{leakage['model_score']:.4f} for the model), and none looks like an id."
+        ]
+    lines = ["| feature | what the screen saw | question |", "|---|---|---|"]
+    lines += [f"| `{flag['feature']}` | {flag['why']} | {flag['question']} |" for flag in flags]
+    return [*lines, "", f"Thresholds: `evaluate.leakage` in params.yaml (share {leakage['share']})."]
+
+
+def _figures(
+    paths: Paths, relative_to: Path, only: tuple[str, ...] = (), leave_out: tuple[str, ...] = ()
+) -> list[str]:
     if not paths.figures.is_dir():
         return []
     return [
         f"![{p.stem.replace('_', ' ')}]({p.relative_to(relative_to).as_posix()})"
         for p in sorted(paths.figures.glob("*.png"))
-        if not only or p.name in only
+        if (not only or p.name in only) and p.name not in leave_out
     ]
 
 
 def headline(out: Outputs) -> str:
-    """One sentence: the model, its primary test score, and the baseline's."""
+    """One sentence: the served model, its primary test score, the other candidate's and guessing's."""
     primary, metrics = out.primary, out.metrics
-    model, base = metrics.get(primary), out.baseline.get(primary)
-    sentence = f"The {out.family} scores {primary} = {_fmt(model)} on the held-out test split"
-    if isinstance(model, float) and isinstance(base, float):
+    model = metrics.get(primary)
+    sentence = f"The {out.family} (served) scores {primary} = {_fmt(model)} on the held-out test split"
+    if (runner := out.runner_up) and isinstance(model, float) and isinstance(runner[1].get(primary), float):
+        other = runner[1][primary]
         verdict = {"better": "beating", "worse": "behind", "tie": "level with"}[
-            compare(model, base, out.greater_is_better[primary])
+            compare(model, other, out.greater_is_better[primary])
         ]
-        sentence += f", {verdict} the linear baseline ({_fmt(base)})"
+        sentence += f", {verdict} the {display_name(runner[0])} ({_fmt(other)})"
+    if isinstance(guess := out.guessing.get(primary), float):
+        sentence += f"; guessing scores {_fmt(guess)}"
     cv_mean, cv_std = metrics.get(f"cv_{primary}_mean"), metrics.get(f"cv_{primary}_std")
     if isinstance(cv_mean, float):
         sentence += f"; cross-validation on the training split gives {cv_mean:.4f} ± {cv_std or 0.0:.4f}"
@@ -250,47 +384,48 @@ def next_steps(out: Outputs) -> list[str]:
     """Questions for the author, chosen from what the numbers show."""
     metrics, primary, card = out.metrics, out.primary, out.card
     questions: list[str] = []
-    model, base = metrics.get(primary), out.baseline.get(primary)
-    model_cv, base_cv = metrics.get(f"cv_{primary}_mean"), out.baseline.get(f"cv_{primary}_mean")
+    model = metrics.get(primary)
     std = metrics.get(f"cv_{primary}_std") or 0.0
-    if isinstance(model, float) and isinstance(base, float):
-        verdict = compare(model, base, out.greater_is_better[primary])
+    guess = out.guessing.get(primary)
+    comparable = isinstance(model, float) and isinstance(guess, float)
+    if comparable and compare(model, guess, out.greater_is_better[primary]) != "better":
+        questions.append(
+            f"The served model does not beat guessing on the test {primary} ({model:.4f} vs "
+            f"{guess:.4f}): do the features carry signal about the target at all?"
+        )
+    if (runner := out.runner_up) and isinstance(model, float) and isinstance(runner[1].get(primary), float):
+        name, other = display_name(runner[0]), runner[1][primary]
+        verdict = compare(model, other, out.greater_is_better[primary])
         if verdict == "worse":
             questions.append(
-                f"The linear baseline beats the {out.family} on {primary} ({base:.4f} vs {model:.4f}): "
-                "is the signal mostly linear, and is the extra complexity paying for itself?"
+                f"The {name} beats the served {out.family} on the test {primary} ({other:.4f} vs "
+                f"{model:.4f}) although cross-validation chose the {out.family}: with "
+                f"{metrics.get('test_rows')} test rows, is the test estimate too noisy to decide?"
             )
         elif verdict == "tie":
             questions.append(
-                f"The {out.family} and the linear baseline tie on the test {primary} ({model:.4f}): "
-                "what does the more complex model add, and would a harder test set separate them?"
+                f"The {out.family} and the {name} tie on the test {primary} ({model:.4f}): would a "
+                "harder or larger test set separate them?"
             )
-        elif abs(model - base) <= std:
+        elif abs(model - other) <= std:
             questions.append(
-                f"The model and the baseline differ by less than one CV standard deviation on {primary} "
-                f"({abs(model - base):.4f} vs {std:.4f}): is the difference real?"
+                f"The {out.family} and the {name} differ by less than one CV standard deviation on "
+                f"{primary} ({abs(model - other):.4f} vs {std:.4f}): is the difference real?"
             )
-        if isinstance(model_cv, float) and isinstance(base_cv, float):
-            cv_verdict = compare(model_cv, base_cv, out.greater_is_better[primary])
-            if verdict == "tie" and cv_verdict == "worse":
-                questions.append(
-                    f"Cross-validation puts the baseline ahead ({base_cv:.4f} vs {model_cv:.4f} "
-                    f"{primary}): would the linear model be the simpler, better choice?"
-                )
-            elif {verdict, cv_verdict} == {"better", "worse"}:
-                questions.append(
-                    f"The test split and cross-validation disagree on which model is better "
-                    f"(CV {primary}: {model_cv:.4f} vs baseline {base_cv:.4f}): with "
-                    f"{metrics.get('test_rows')} test rows, is the test estimate too noisy to decide?"
-                )
     if std > 0.05:
         questions.append(
             f"The cross-validation spread of {primary} is wide (± {std:.4f}): would more data, or a "
             "simpler model, make the results steadier?"
         )
-    if primary in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2") and model == 1.0:
+    if flagged := [f"`{flag['feature']}`" for flag in out.leakage_flags]:
         questions.append(
-            f"The test {primary} is perfect: is the task easy, or does a feature leak the target?"
+            f"The leakage screen flags {', '.join(flagged)}: "
+            "would the model hold up without them (drop them in params.yaml, clean.drop_columns)?"
+        )
+    elif primary in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2") and model == 1.0:
+        questions.append(
+            f"The test {primary} is perfect and no single feature explains it: is the task easy, or "
+            "does a combination of features leak the target?"
         )
     classes = card.data.train_classes or {}
     if classes and max(classes.values()) > 3 * max(1, min(classes.values())):
@@ -363,6 +498,7 @@ def _correlation(xs: list[float], ys: list[float]) -> float:
 def build_report(params: Params, paths: Paths) -> str:
     """REPORT.md text."""
     out = load_outputs(paths)
+    reliability = _figures(paths, paths.reports, only=(Figures.RELIABILITY,))
     return "\n".join(
         [
             f"# {params.project}: results",
@@ -376,7 +512,7 @@ def build_report(params: Params, paths: Paths) -> str:
             "",
             *data_section(out),
             "",
-            "## Model against the baseline",
+            "## Served model, other candidates and guessing",
             "",
             comparison_table(out.metrics, out.greater_is_better),
             "",
@@ -384,13 +520,23 @@ def build_report(params: Params, paths: Paths) -> str:
             "",
             cv_table(out.metrics),
             "",
+            "## Which model is served, and why",
+            "",
+            *selection_lines(out),
+            "",
+            *(
+                ["## Calibration", "", *calibration_section(out, reliability), ""]
+                if out.metrics.get("calibration")
+                else []
+            ),
+            *(["## Possible leakage", "", *leakage_section(out), ""] if out.metrics.get("leakage") else []),
             "## Model",
             "",
             *model_section(out),
             "",
             "## Figures",
             "",
-            *_figures(paths, paths.reports),
+            *_figures(paths, paths.reports, leave_out=(Figures.RELIABILITY,)),
             "",
             "## What to try next",
             "",
@@ -453,6 +599,12 @@ def build_model_card(params: Params, paths: Paths) -> str:
             "",
             cv_table(metrics),
             "",
+            *[
+                f"- {line}"
+                for line in (selection_line(metrics), calibration_line(metrics), leakage_line(metrics))
+                if line
+            ],
+            "",
             "## Limitations",
             "",
             f"- The test split has {metrics.get('test_rows')} rows; small test sets give noisy "
@@ -482,6 +634,16 @@ def results_block(paths: Paths) -> str:
             headline(out),
             "",
             comparison_table(out.metrics, out.greater_is_better),
+            "",
+            *[
+                f"- {line}"
+                for line in (
+                    selection_line(out.metrics),
+                    calibration_line(out.metrics),
+                    leakage_line(out.metrics),
+                )
+                if line
+            ],
             "",
             *figures,
             "",

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from ..artifacts import (
+    Calibration,
     ColumnGroup,
     DataSummary,
     ExportedArtifacts,
@@ -21,6 +22,7 @@ from ..artifacts import (
     ModelCard,
     ModelInputs,
     PreprocessingStep,
+    Selection,
     TuningSummary,
 )
 from ..data.schema import DatasetSchema
@@ -95,11 +97,16 @@ def build_model_card(
     *,
     name: str,
     family: str,
+    requested_family: str,
     schema: DatasetSchema,
     model: Pipeline,
     hyperparameters: dict[str, Any],
     metrics: dict[str, float],
     baseline_metrics: dict[str, float],
+    guessing_metrics: dict[str, float],
+    candidates: dict[str, dict[str, float]],
+    selection: dict[str, Any],
+    calibration: dict[str, Any] | None,
     primary_metric: str,
     example: dict[str, Any],
     data: dict[str, Any],
@@ -124,6 +131,11 @@ def build_model_card(
         example=example,
         metrics=metrics,
         baseline_metrics=baseline_metrics,
+        requested_family=requested_family,
+        guessing_metrics=guessing_metrics,
+        candidates=candidates,
+        selection=Selection.model_validate(selection),
+        calibration=Calibration.model_validate(calibration) if calibration else None,
         primary_metric=primary_metric,
         greater_is_better={k: GREATER_IS_BETTER[k] for k in metrics if k in GREATER_IS_BETTER},
         data=DataSummary.model_validate(data),

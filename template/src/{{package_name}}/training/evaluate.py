@@ -1,4 +1,8 @@
-"""The evaluate stage: test-split metrics, DVC plot data and PNG figures for the exported model."""
+"""The evaluate stage: test-split metrics, DVC plot data and PNG figures for the exported model.
+
+It also runs the leakage and shortcut screen (training/leakage.py) and draws the reliability
+diagram of a classifier, before and after calibration when training calibrated it.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from ..data.io import atomic_path, read_json, write_json
 from ..data.schema import DatasetSchema
 from ..features import model_frame
 from ..model_io import load_skops
+from .calibration import reliability_table, uncalibrated
+from .leakage import screen
 from .metrics import SCORERS
 from .train import parallelism, score
 
@@ -78,7 +84,40 @@ def classification_plots(
     ax.set_title("Precision-recall (test split)")
     figures.append(paths.figures / Figures.PRECISION_RECALL)
     _save(fig, figures[-1])
+    figures.append(reliability_plot(pipeline, x, y, paths))
     return figures
+
+
+def reliability_plot(pipeline: Pipeline, x: pd.DataFrame, y: np.ndarray, paths: Paths) -> Path:
+    """The reliability diagram on the test split: the served model, and the model before calibration.
+
+    Each point is a confidence bin: how sure the model said it was against how often it was right.
+    """
+    import matplotlib.pyplot as plt
+
+    classes = [str(c) for c in pipeline.classes_]
+    curves = {"served": pipeline}
+    if (before := uncalibrated(pipeline)) is not None:
+        curves = {"before calibration": before, "served (calibrated)": pipeline}
+    tables = []
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
+    for label, model in curves.items():
+        table = reliability_table(y, model.predict_proba(x), classes)
+        ax.plot(table["confidence"], table["accuracy"], marker="o", label=label)
+        tables.append(table.assign(model=label))
+    _write_csv(pd.concat(tables, ignore_index=True), paths.plots / Plots.RELIABILITY)
+    ax.set(
+        xlabel="confidence (top class probability)",
+        ylabel="share of rows right",
+        title="Reliability (test split)",
+        xlim=(0, 1.02),
+        ylim=(0, 1.02),
+    )
+    ax.legend(loc="lower right")
+    path = paths.figures / Figures.RELIABILITY
+    _save(fig, path)
+    return path
 
 
 def regression_plots(
@@ -151,6 +190,24 @@ def importance_plot(
     return path
 
 
+def _first_rows(path: Path, rows: int) -> pd.DataFrame | None:
+    """The first `rows` rows of the clean table, in file order (what the id-like check reads).
+
+    Read through pyarrow's dataset, so a Spark table of many files and millions of rows costs
+    only the rows it returns; None when there is no clean table (evaluating outside the pipeline).
+    """
+    if not path.exists():
+        return None
+    import pyarrow.dataset as ds
+
+    return ds.dataset(path, format="parquet").head(rows).to_pandas()
+
+
+def _without_timing(metrics: dict[str, float]) -> dict[str, float]:
+    """Metrics without fit_seconds, which changes from run to run and would make every diff noisy."""
+    return {k: v for k, v in metrics.items() if k != "fit_seconds"}
+
+
 def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, Any]:
     """The evaluate stage: writes reports/metrics.json, reports/plots/*.csv and reports/figures/*.png.
 
@@ -164,6 +221,8 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
     card = read_model_card(paths.model_card_json)
     pipeline = load_skops(paths.pipeline)
     test = pd.read_parquet(paths.test)
+    train = pd.read_parquet(paths.train)
+    clean = _first_rows(paths.clean, params.evaluate.leakage.max_rows)
     paths.figures.mkdir(parents=True, exist_ok=True)
     paths.plots.mkdir(parents=True, exist_ok=True)
     for stale in (*paths.figures.glob("*.png"), *paths.plots.glob("*.csv")):
@@ -176,6 +235,20 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
         else:
             figures = regression_plots(pipeline, test, schema, paths)
         figures.append(importance_plot(pipeline, test, schema, params, paths))
+        metric = params.train.primary_metric
+        leakage = screen(
+            train,
+            test,
+            clean,
+            schema,
+            metric,
+            model_metrics[metric],
+            card.guessing_metrics.get(metric),
+            params.evaluate.leakage,
+            params.train.seed,
+        )
+    for flag in leakage["flags"]:
+        log.warning("possible leakage: `%s` %s", flag["feature"], flag["why"])
 
     cv = {k: v for k, v in card.metrics.items() if k.startswith("cv_")}
     metrics = {
@@ -183,8 +256,14 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
         **cv,
         "test_rows": len(test),
         "model": card.model_family,
+        "requested_model": card.requested_family or card.model_family,
         "primary_metric": params.train.primary_metric,
-        "baseline": {k: v for k, v in card.baseline_metrics.items() if k != "fit_seconds"},
+        "baseline": _without_timing(card.baseline_metrics),
+        "guessing": _without_timing(card.guessing_metrics),
+        "candidates": {family: _without_timing(m) for family, m in card.candidates.items()},
+        "selection": card.selection.model_dump(mode="json") if card.selection else None,
+        "calibration": card.calibration.model_dump(mode="json") if card.calibration else None,
+        "leakage": leakage,
     }
     write_json(paths.metrics, metrics)
     artifact_uri = card.mlflow.artifact_uri

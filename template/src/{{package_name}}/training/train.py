@@ -1,10 +1,13 @@
-"""The train stage: fit the baseline and the chosen model, track both, export the chosen one.
+"""The train stage: fit the candidates, serve the one the evidence favours, calibrated if it needs it.
 
-The linear baseline is always trained beside the chosen family, so every result has a reference
-point. Both are cross-validated on the training split (mean and std) and scored on the test
-split. With `train.tuning.enabled`, an Optuna search picks the chosen family's hyperparameters
-first. The run is logged to MLflow; the model is registered, promoted to `champion` only if it
-beats the current champion, and exported to `models/` for serving.
+The linear baseline is always trained beside `train.model`, and guessing (class priors or the
+training mean) beside both, so every result has a floor and a reference point. All are
+cross-validated on the training split (mean and std) and scored on the test split. With
+`train.tuning.enabled`, an Optuna search picks train.model's hyperparameters first. Cross-validation
+then chooses the candidate to serve (training/selection.py), and a classifier whose held-out
+probabilities are off is calibrated (training/calibration.py). The run is logged to MLflow; the
+served model is registered, promoted to `champion` only if it beats the current champion, and
+exported to `models/` for serving.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..data.schema import DatasetSchema
 from ..features import build_preprocessor, model_frame
 from ..model_io import trusted_types
 from . import registry
+from .calibration import calibrate, method_for, verdict
 from .card import build_model_card
 from .export import export
 from .metrics import (
@@ -43,6 +47,7 @@ from .metrics import (
     from_scorer,
     regression_metrics,
 )
+from .selection import Choice, choose, guessing_estimator
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +116,8 @@ def preprocessor_for(family: str, schema: DatasetSchema) -> ColumnTransformer:
     return preprocessor
 
 
-def score(pipeline: Pipeline, frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, float]:
-    """Test-split metrics of a fitted pipeline."""
+def score(pipeline: BaseEstimator, frame: pd.DataFrame, schema: DatasetSchema) -> dict[str, float]:
+    """Test-split metrics of a fitted pipeline (or of the guessing estimator, which ignores the columns)."""
     x, y = model_frame(frame, schema), frame[schema.target.name].to_numpy()
     if schema.target.task == "classification":
         proba = pipeline.predict_proba(x)
@@ -138,7 +143,7 @@ def cv_splitter(train: pd.DataFrame, schema: DatasetSchema, params: Params) -> A
 
 
 def cross_validation(
-    pipeline: Pipeline, train: pd.DataFrame, schema: DatasetSchema, params: Params
+    pipeline: BaseEstimator, train: pd.DataFrame, schema: DatasetSchema, params: Params
 ) -> dict[str, float]:
     """k-fold CV on the training split: mean and std of each metric (and the number of folds)."""
     splitter = cv_splitter(train, schema, params)
@@ -182,16 +187,89 @@ def fit_family(
     return pipeline, {**scores, **cv, "fit_seconds": fit_seconds}
 
 
+def fit_guessing(
+    train: pd.DataFrame, test: pd.DataFrame, schema: DatasetSchema, params: Params
+) -> dict[str, float]:
+    """Cross-validated and test metrics of guessing: the floor any model has to clear."""
+    estimator = guessing_estimator(schema.target.task)
+    cv = cross_validation(estimator, train, schema, params)
+    estimator.fit(model_frame(train, schema), train[schema.target.name])
+    return {**score(estimator, test, schema), **cv}
+
+
 @dataclass(frozen=True)
 class Trained:
-    """The fitted model and baseline, their metrics, and the search summary when there was one."""
+    """The served model and the candidates it was chosen from, with their metrics.
+
+    `model` is the served pipeline (calibrated when `calibration["applied"]`); `metrics` are its test
+    metrics with the cross-validation of the candidate it came from. `candidates` maps each trained
+    family to its uncalibrated metrics, simplest first.
+    """
 
     model: Pipeline
+    family: str
     baseline: Pipeline
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
+    guessing_metrics: dict[str, float]
+    candidates: dict[str, dict[str, float]]
+    selection: Choice
+    calibration: dict[str, Any] | None
     hyperparameters: Hyperparameters
     tuning: dict[str, Any] | None
+
+
+def calibrated_if_needed(
+    pipeline: Pipeline,
+    metrics: dict[str, float],
+    guessing: dict[str, float],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: DatasetSchema,
+    params: Params,
+) -> tuple[Pipeline, dict[str, float], dict[str, Any]]:
+    """The served classifier, calibrated when its held-out probabilities call for it, and the verdict.
+
+    The decision reads only the training split's folds; the before and after metrics are the
+    test split's, which neither the decision nor the calibrator saw.
+    """
+    settings = params.train.calibration
+    decided = verdict(metrics, guessing, settings)
+    log.info("calibration: %s", decided.reason)
+    before = {k: metrics[k] for k in ("log_loss", "brier", "ece") if k in metrics}
+    summary: dict[str, Any] = {
+        "applied": decided.needed,
+        "reason": decided.reason,
+        "method": None,
+        "max_ece": settings.max_ece,
+        "before": before,
+        "after": None,
+    }
+    if not decided.needed:
+        return pipeline, metrics, summary
+    method = method_for(settings, len(train))
+    with parallelism(params.train.n_jobs, len(train)):
+        calibrated = calibrate(
+            pipeline,
+            model_frame(train, schema),
+            train[schema.target.name],
+            method,
+            # A number of folds, not the splitter: the fitted wrapper keeps its `cv`, and skops
+            # would have to trust a splitter class. The training split is already shuffled.
+            cv_splitter(train, schema, params).get_n_splits(),
+        )
+    with parallelism(1, len(train)):
+        after = score(calibrated, test, schema)
+    log.info(
+        "calibrated (%s): test log loss %.4f -> %.4f, ECE %.4f -> %.4f",
+        method,
+        before.get("log_loss", float("nan")),
+        after.get("log_loss", float("nan")),
+        before.get("ece", float("nan")),
+        after.get("ece", float("nan")),
+    )
+    summary |= {"method": method, "after": {k: after[k] for k in before if k in after}}
+    return calibrated, {**metrics, **after}, summary
 
 
 def train_models(
@@ -201,9 +279,12 @@ def train_models(
     params: Params,
     run: registry.TrainingRun | None = None,
 ) -> Trained:
-    """The baseline with its params.yaml settings, then the chosen family (searched first if tuning)."""
+    """Guessing, the baseline with its params.yaml settings and train.model (searched first if tuning);
+    then the candidate cross-validation favours, calibrated when its probabilities need it.
+    """
     chosen = params.train.model
     metric = params.train.primary_metric
+    task = schema.target.task
 
     def fitted(role: str, family: str, **kwargs: Any) -> tuple[Pipeline, dict[str, float]]:
         log.info("training the %s: %s (%s, %d rows)", role, family, schema.target.task, len(train))
@@ -219,24 +300,63 @@ def train_models(
         )
         return pipeline, result
 
+    guessing = fit_guessing(train, test, schema, params)
+    log.info(
+        "guessing: test %s=%.4f, cv %s=%.4f ± %.4f",
+        metric,
+        guessing[metric],
+        metric,
+        guessing[f"cv_{metric}_mean"],
+        guessing[f"cv_{metric}_std"],
+    )
     baseline, baseline_metrics = fitted("baseline", BASELINE)
+    # Simplest first: the order the one-standard-error rule reads them in.
+    candidates = {BASELINE: (baseline, baseline_metrics, params.train.hyperparameters(task, BASELINE))}
+    summary = None
     if not params.train.tuning.enabled:
-        if chosen == BASELINE:  # the model is the baseline: train it once
-            hyperparameters = params.train.hyperparameters(schema.target.task, BASELINE)
-            return Trained(baseline, baseline, baseline_metrics, baseline_metrics, hyperparameters, None)
-        model, metrics = fitted("model", chosen)
-        hyperparameters = params.train.hyperparameters(schema.target.task, chosen)
-        return Trained(model, baseline, metrics, baseline_metrics, hyperparameters, None)
+        if chosen != BASELINE:  # when the model is the baseline, it is trained once
+            model, metrics = fitted("model", chosen)
+            candidates[chosen] = (model, metrics, params.train.hyperparameters(task, chosen))
+    else:
+        from .tuning import search
 
-    from .tuning import search
+        def cv_of(candidate: Hyperparameters) -> dict[str, float]:
+            return cross_validation(make_pipeline(schema, chosen, params, candidate), train, schema, params)
 
-    def cv_of(candidate: Hyperparameters) -> dict[str, float]:
-        return cross_validation(make_pipeline(schema, chosen, params, candidate), train, schema, params)
+        found = search(cv_of, chosen, task, metric, params.train, run.log_trial if run else None)
+        best = found.best
+        model, metrics = fitted("model", chosen, hyperparameters=best.hyperparameters, cv=best.cv)
+        candidates[chosen] = (model, metrics, best.hyperparameters)
+        summary = found.summary()
 
-    found = search(cv_of, chosen, schema.target.task, metric, params.train, run.log_trial if run else None)
-    best = found.best
-    model, metrics = fitted("model", chosen, hyperparameters=best.hyperparameters, cv=best.cv)
-    return Trained(model, baseline, metrics, baseline_metrics, best.hyperparameters, found.summary())
+    names = {family: families.get(family).display_name for family in candidates}
+    choice = choose(
+        {family: entry[1] for family, entry in candidates.items()},
+        chosen,
+        metric,
+        params.train.selection.rule,
+        names,
+    )
+    log.info("selection: %s", choice.reason)
+    served, metrics, hyperparameters = candidates[choice.winner]
+    calibration = None
+    if task == "classification":
+        served, metrics, calibration = calibrated_if_needed(
+            served, metrics, guessing, train, test, schema, params
+        )
+    return Trained(
+        model=served,
+        family=choice.winner,
+        baseline=baseline,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        guessing_metrics=guessing,
+        candidates={family: entry[1] for family, entry in candidates.items()},
+        selection=choice,
+        calibration=calibration,
+        hyperparameters=hyperparameters,
+        tuning=summary,
+    )
 
 
 def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
@@ -261,8 +381,10 @@ def pip_requirements() -> list[str]:
 
 def for_serving(pipeline: Pipeline) -> Pipeline:
     """The fitted pipeline as served: no thread pool per prediction (a request is a few rows)."""
-    if "n_jobs" in pipeline.named_steps["model"].get_params():
-        pipeline.set_params(model__n_jobs=None)
+    model = pipeline.named_steps["model"]
+    for estimator in (model, *(c.estimator for c in getattr(model, "calibrated_classifiers_", []))):
+        if "n_jobs" in estimator.get_params(deep=False):
+            estimator.set_params(n_jobs=None)
     return pipeline
 
 
@@ -324,8 +446,14 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
                 params=logged_params,
                 metrics=trained.metrics,
                 baseline_metrics=trained.baseline_metrics,
+                guessing_metrics=trained.guessing_metrics,
                 primary_metric=metric,
                 model_name=params.project,
+                tags={
+                    "served_model_family": trained.family,
+                    "selection": trained.selection.reason,
+                    "calibration": (trained.calibration or {}).get("reason", "regression: not applicable"),
+                },
                 pip_requirements=pip_requirements(),
                 trusted_types=trusted_types(),
             )
@@ -333,12 +461,22 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
 
     card = build_model_card(
         name=params.project,
-        family=chosen,
+        family=trained.family,
+        requested_family=chosen,
         schema=schema,
         model=model,
         hyperparameters=trained.hyperparameters,
         metrics=trained.metrics,
         baseline_metrics=trained.baseline_metrics,
+        guessing_metrics=trained.guessing_metrics,
+        candidates=trained.candidates,
+        selection={
+            "rule": params.train.selection.rule,
+            "winner": trained.family,
+            "reason": trained.selection.reason,
+            "standard_error": trained.selection.standard_error,
+        },
+        calibration=trained.calibration,
         primary_metric=metric,
         example=features_spec.get("example", {}),
         data=data_summary(train, test, schema) | ({"train_sample": sample} if sample else {}),
@@ -355,10 +493,18 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
     write_json(
         paths.training_results,
         {
-            "model": chosen,
+            "model": trained.family,
+            "requested_model": chosen,
             "baseline": BASELINE,
             "hyperparameters": trained.hyperparameters,
-            "results": {"model": trained.metrics, "baseline": trained.baseline_metrics},
+            "results": {
+                "model": trained.metrics,
+                "baseline": trained.baseline_metrics,
+                "guessing": trained.guessing_metrics,
+                "candidates": trained.candidates,
+            },
+            "selection": card.selection.model_dump(mode="json") if card.selection else None,
+            "calibration": card.calibration.model_dump(mode="json") if card.calibration else None,
             "data": card.data.model_dump(mode="json"),
             "tuning": trained.tuning,
             "export": card.artifacts.model_dump(mode="json"),
