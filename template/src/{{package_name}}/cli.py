@@ -1,4 +1,4 @@
-"""The project's command line: one command per pipeline stage, plus `serve` and `provenance`.
+"""The project's command line: one command per pipeline stage, plus `import-data`, `serve` and `provenance`.
 
 The stage commands are made from the registry in `stages/` (one module per stage), so a new stage
 gets its command by being registered there. `dvc repro` runs the stages in order (see dvc.yaml);
@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -101,6 +102,31 @@ def __getattr__(name: str) -> Callable[..., None]:
         return COMMANDS[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+@app.command(name="import-data")
+def import_data(
+    path: Annotated[Path, typer.Argument(help="Your CSV file (a new version of it, or another one).")],
+) -> None:
+    """Copy a CSV into data/external/ (versioned by DVC, shared by `dvc push`); record where it came from."""
+    from .data import external
+
+    _setup_logging()
+    params, paths = _context()
+    current = Path(params.data.path or "")
+    keeps_name = params.data.source == "local" and current.parent.as_posix() == external.EXTERNAL_DIR
+    try:
+        imported = external.import_file(path, paths.root, current.name if keeps_name else None)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"imported {imported.original} as {imported.file} (sha256 {imported.sha256[:12]}...).")
+    if not keeps_name:
+        typer.echo(f"Now set `source: local` and `path: {imported.file}` under data: in params.yaml.")
+    typer.echo(
+        f"Next: `uv run dvc repro` (DVC records the new file in {external.DVC_FILE} and re-runs what it "
+        f"feeds), then commit {external.DVC_FILE}, dvc.lock and params.yaml, and `uv run dvc push`."
+    )
 
 
 @app.command()
