@@ -420,13 +420,20 @@ def wait_for_health(
 
 
 @contextmanager
-def serving(argv: list[str], cwd: Path, env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+def serving(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    port: int,
+    timeout: float = 60,
+) -> Iterator[str]:
     """Start a server on 127.0.0.1:`port`, wait for /health, and stop it (by its PID) afterwards."""
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_for_health(base, process, log)
+        wait_for_health(base, process, log, timeout)
         yield base
     finally:
         process.terminate()
