@@ -25,6 +25,7 @@ from .conftest import DEFAULT_PACKAGE, Project, clean_env, render, synced
 pytestmark = pytest.mark.slow
 
 MODEL_NAME = DEFAULT_PACKAGE  # the registered model is named after the project
+FIGURES = ("confusion_matrix", "roc", "precision_recall", "reliability", "permutation_importance")
 
 
 def fast_env(**extra: str) -> dict[str, str]:
@@ -101,7 +102,8 @@ def test_penguins_serve_the_linear_model_that_cross_validation_prefers(piped_pro
     metrics = read_json(piped_project, "reports/metrics.json")
     card = read_json(piped_project, "models/model.json")
     candidates = metrics["candidates"]
-    assert candidates["linear"]["cv_f1_macro_mean"] > candidates["random_forest"]["cv_f1_macro_mean"]
+    linear, forest = candidates["linear"], candidates["random_forest"]
+    assert linear["cv_f1_macro_mean"] > forest["cv_f1_macro_mean"]
     assert metrics["model"] == card["model_family"] == "linear"
     assert metrics["requested_model"] == card["requested_family"] == "random_forest"
     assert card["selection"]["winner"] == "linear"
@@ -233,7 +235,7 @@ def test_report_model_card_and_readme_quote_metrics_json(piped_project: Project)
     assert f"{baseline[f'cv_{primary}_mean']:.4f} ± {baseline[f'cv_{primary}_std']:.4f}" in report
     assert f"Rows in: {quality['rows_in']}; clean: {quality['rows_clean']}" in report
     assert "| Adelie |" in report  # class balance of the split
-    for figure in ("confusion_matrix", "roc", "precision_recall", "reliability", "permutation_importance"):
+    for figure in FIGURES:
         assert f"(figures/{figure}.png)" in report
         assert (piped_project.path / "reports" / "figures" / f"{figure}.png").stat().st_size > 5000
     questions = report.split("## What to try next")[1].strip().splitlines()
@@ -412,7 +414,7 @@ def test_dvc_plots_diff_between_two_commits(lab: Lab, tmp_path: Path):
         assert entry["revisions"] == revisions, name
         rows = entry["anchor_definitions"]["<DVC_METRIC_DATA>"]
         assert {row["rev"] for row in rows} == set(revisions), name
-    for figure in ("confusion_matrix", "roc", "precision_recall", "reliability", "permutation_importance"):
+    for figure in FIGURES:
         assert [e["revisions"] for e in plots[f"reports/figures/{figure}.png"]] == [
             [r] for r in revisions
         ]
@@ -431,7 +433,7 @@ DIABETES_TRIALS = 4  # the `tuning` answer is on for the diabetes render; a shor
 
 @dataclass(frozen=True)
 class Diabetes:
-    """The diabetes project (tuning on, train.model served), tracked elsewhere via MLFLOW_TRACKING_URI."""
+    """The diabetes project (tuning on, train.model served), tracked in a store of its own."""
 
     project: Project
     store: Path  # the folder of the overriding SQLite database

@@ -233,11 +233,14 @@ def calibration_section(out: Outputs, figure: list[str]) -> list[str]:
     if after := calibration.get("after"):
         lines += [
             "",
-            "| metric (test split, lower is better) | before calibration | served (calibrated) |",
+            "| metric (test split) | before calibration | served (calibrated) |",
             "|---|---:|---:|",
         ]
         lines += [
-            f"| {name} | {value:.4f} | {after[name]:.4f} |" for name, value in calibration["before"].items()
+            f"| {name}{' (lower is better)' if not out.greater_is_better.get(name, False) else ''} "
+            f"| {value:.4f} | {after[name]:.4f} |"
+            for name, value in calibration["before"].items()
+            if name in after
         ]
     guessing = out.guessing.get("log_loss")
     if isinstance(guessing, float):

@@ -7,6 +7,7 @@ step the model does not have (a tree model, for one, gets its numbers unscaled).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -27,7 +28,7 @@ from ..artifacts import (
 )
 from ..data.schema import DatasetSchema
 from .metrics import GREATER_IS_BETTER
-from .registry import Logged
+from .registry import Logged, portable_artifact_uri
 
 
 def _json_scalar(value: Any) -> JsonScalar:
@@ -75,15 +76,18 @@ def describe_preprocessing(pipeline: Pipeline) -> list[ColumnGroup]:
     return groups
 
 
-def mlflow_lineage(logged: Logged | None) -> MlflowLineage:
-    """The MLflow ids of the run and the registered version, and the champion decision."""
+def mlflow_lineage(logged: Logged | None, root: Path) -> MlflowLineage:
+    """The MLflow ids of the run and the registered version, and the champion decision.
+
+    The artifact URI of a store inside the project (`root`) is kept relative to it.
+    """
     if logged is None:
         return MlflowLineage()
     promotion = logged.promotion
     return MlflowLineage(
         run_id=logged.run_id,
         experiment_id=logged.experiment_id,
-        artifact_uri=logged.artifact_uri,
+        artifact_uri=portable_artifact_uri(logged.artifact_uri, root),
         model_uri=logged.model_uri,
         registered_model_uri=logged.registered_model_uri,
         model_version=promotion.version,
@@ -115,6 +119,7 @@ def build_model_card(
     tuning: dict[str, Any] | None,
     logged: Logged | None,
     exported: ExportedArtifacts,
+    project_root: Path,
 ) -> ModelCard:
     """The model card of a trained model; validating it here means a bad card is never written."""
     return ModelCard(
@@ -142,6 +147,6 @@ def build_model_card(
         training_data_sha256=training_data_sha256,
         dvc_data_md5=dvc_data_md5,
         tuning=TuningSummary.model_validate(tuning) if tuning else None,
-        mlflow=mlflow_lineage(logged),
+        mlflow=mlflow_lineage(logged, project_root),
         artifacts=exported,
     )

@@ -266,10 +266,10 @@ def run_evaluate(params: Params, paths: Paths, track: bool = True) -> dict[str, 
         "leakage": leakage,
     }
     write_json(paths.metrics, metrics)
-    artifact_uri = card.mlflow.artifact_uri
-    if track and artifact_uri:
-        from .registry import log_artifacts
+    if track and card.mlflow.artifact_uri:
+        from .registry import log_artifacts, resolve_artifact_uri
 
+        artifact_uri = resolve_artifact_uri(card.mlflow.artifact_uri, paths.root)
         log_artifacts(artifact_uri, figures, "figures", paths)
         log_artifacts(artifact_uri, sorted(paths.plots.glob("*.csv")), "plots", paths)
     elif track:

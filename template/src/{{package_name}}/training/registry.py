@@ -428,6 +428,25 @@ def _log_params(params: dict[str, Any]) -> None:
         mlflow.log_params(dict(items[start : start + 100]))
 
 
+def portable_artifact_uri(artifact_uri: str, root: Path) -> str:
+    """A run's artifact URI as model.json records it: relative to the project for a store inside it.
+
+    model.json and reports/training.json travel with the project (DVC and git), and a clone lives
+    at another path: `file:///home/me/project/mlartifacts/...` would point at the author's disk.
+    A store elsewhere (a server, a bucket, a folder outside the project) keeps its full URI.
+    """
+    if artifact_uri.startswith("file:"):
+        path = Path(url2pathname(urlparse(artifact_uri).path))
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return artifact_uri
+
+
+def resolve_artifact_uri(recorded: str, root: Path) -> str:
+    """The URI `portable_artifact_uri` recorded, made absolute again for this copy of the project."""
+    return recorded if ":" in recorded else (root / recorded).as_uri()
+
+
 def log_artifacts(artifact_uri: str, files: list[Path], folder: str, paths: Paths) -> None:
     """Add files to a finished run's artifacts, straight through its artifact store.
 

@@ -236,7 +236,9 @@ def calibrated_if_needed(
     settings = params.train.calibration
     decided = verdict(metrics, guessing, settings)
     log.info("calibration: %s", decided.reason)
-    before = {k: metrics[k] for k in ("log_loss", "brier", "ece") if k in metrics}
+    # The primary metric too: calibration moves the predicted class where probabilities are close.
+    shown = dict.fromkeys((params.train.primary_metric, "log_loss", "brier", "ece"))
+    before = {k: metrics[k] for k in shown if k in metrics}
     summary: dict[str, Any] = {
         "applied": decided.needed,
         "reason": decided.reason,
@@ -485,6 +487,7 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
         tuning=trained.tuning,
         logged=logged,
         exported=exported,
+        project_root=paths.root,
     )
     write_model_card(paths.model_card_json, card)
     if logged is not None:
