@@ -36,7 +36,7 @@ from ..data.schema import DatasetSchema
 from ..features import build_preprocessor, model_frame
 from ..model_io import trusted_types
 from . import registry
-from .calibration import calibrate, method_for, verdict
+from .calibration import calibrate, held_out_log_loss, method_for, verdict
 from .card import build_model_card
 from .export import export
 from .metrics import (
@@ -230,8 +230,10 @@ def calibrated_if_needed(
 ) -> tuple[Pipeline, dict[str, float], dict[str, Any]]:
     """The served classifier, calibrated when its held-out probabilities call for it, and the verdict.
 
-    The decision reads only the training split's folds; the before and after metrics are the
-    test split's, which neither the decision nor the calibrator saw.
+    Calibration is kept only if it lowers the held-out log loss (nested cross-validation): on few
+    rows, or for a model that was not overconfident, it can make the probabilities worse. The
+    decision reads only the training split's folds; the before and after metrics are the test
+    split's, which neither the decision nor the calibrator saw.
     """
     settings = params.train.calibration
     decided = verdict(metrics, guessing, settings)
@@ -250,15 +252,29 @@ def calibrated_if_needed(
     if not decided.needed:
         return pipeline, metrics, summary
     method = method_for(settings, len(train))
+    x, y, splitter = model_frame(train, schema), train[schema.target.name], cv_splitter(train, schema, params)
+    with parallelism(params.train.n_jobs, len(train)):
+        calibrated_log_loss = held_out_log_loss(pipeline, x, y, method, splitter)
+    uncalibrated_log_loss = metrics["cv_log_loss_mean"]
+    held_out = f"held-out log loss {uncalibrated_log_loss:.4f} -> {calibrated_log_loss:.4f} when calibrated"
+    if calibrated_log_loss >= uncalibrated_log_loss:
+        log.info("calibration (%s) tried and not kept: %s", method, held_out)
+        summary |= {
+            "applied": False,
+            "reason": f"{decided.reason}, but {method} calibration does not help ({held_out}): "
+            "served uncalibrated",
+        }
+        return pipeline, metrics, summary
+    summary["reason"] = f"{decided.reason} ({held_out})"
     with parallelism(params.train.n_jobs, len(train)):
         calibrated = calibrate(
             pipeline,
-            model_frame(train, schema),
-            train[schema.target.name],
+            x,
+            y,
             method,
             # A number of folds, not the splitter: the fitted wrapper keeps its `cv`, and skops
             # would have to trust a splitter class. The training split is already shuffled.
-            cv_splitter(train, schema, params).get_n_splits(),
+            splitter.get_n_splits(),
         )
     with parallelism(1, len(train)):
         after = score(calibrated, test, schema)
