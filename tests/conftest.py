@@ -419,6 +419,17 @@ def wait_for_health(
     raise AssertionError(f"no 200 from {base}/health within {timeout}s:\n{log.read_text()[-4000:]}")
 
 
+def predict(base: str, instance: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """POST one instance to a served model's /predict and return the decoded answer."""
+    request = urllib.request.Request(
+        f"{base}/predict",
+        data=json.dumps({"instances": [instance]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
 @contextmanager
 def serving(
     argv: list[str],

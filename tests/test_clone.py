@@ -13,7 +13,6 @@ import csv
 import json
 import random
 import shutil
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from .conftest import (
     commit_all,
     free_port,
     git,
+    predict,
     render,
     run,
     serving,
@@ -100,13 +100,7 @@ def _assert_serves(clone: Project, tmp_path: Path) -> None:
     example = json.loads((clone.path / "models" / "model.json").read_text())["example"]
     argv = ["uv", "run", clone.package, "serve", "--port", str(port)]
     with serving(argv, clone.path, clean_env(), tmp_path / "serve.log", port) as base:
-        request = urllib.request.Request(
-            f"{base}/predict",
-            data=json.dumps({"instances": [example]}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert len(json.loads(response.read())["predictions"]) == 1
+        assert len(predict(base, example)["predictions"]) == 1
 
 
 @pytest.mark.slow

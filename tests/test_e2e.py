@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, clean_env, free_port, serving, uv_bin
+from .conftest import Project, clean_env, free_port, predict, serving, uv_bin
 
 pytestmark = pytest.mark.slow
 
@@ -129,13 +129,7 @@ def server(piped_project: Project, tmp_path: Path) -> Iterator[str]:
 
 
 def test_served_prediction(server: str):
-    request = urllib.request.Request(
-        f"{server}/predict",
-        data=json.dumps({"instances": [PENGUIN]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = json.loads(response.read())
+    body = predict(server, PENGUIN, timeout=10)
     assert body["predictions"][0] in {"Adelie", "Chinstrap", "Gentoo"}
     assert body["predictions"][0] == "Gentoo"
     assert set(body["probabilities"][0]) == {"Adelie", "Chinstrap", "Gentoo"}

@@ -42,6 +42,7 @@ from .conftest import (
     clean_env,
     commit_all,
     free_port,
+    predict,
     primary_metric,
     render,
     serving,
@@ -303,16 +304,6 @@ def server_state(project: Project, tracking: str) -> dict[str, Any]:
     python = str(project.path / ".venv" / "bin" / "python")
     result = project.run([python, "-c", SERVER_STATE, tracking, DEFAULT_PACKAGE], timeout=120)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def predict(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{base}/predict",
-        data=json.dumps({"instances": [row]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
 
 
 @dataclass
