@@ -75,6 +75,15 @@ def test_docs_name_only_make_targets_that_exist() -> None:
         assert not unknown, f"{page.name} names make targets the Makefile lacks: {unknown}"
 
 
+def nav_pages(nav: list[Any]) -> list[str]:
+    """The pages of an mkdocs nav, sections (a title over a list of entries) flattened."""
+    pages: list[str] = []
+    for entry in nav:
+        value = next(iter(entry.values())) if isinstance(entry, dict) else entry
+        pages += nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
 def test_site_builds_strictly(tmp_path: Path) -> None:
     site = tmp_path / "site"
     result = subprocess.run(
@@ -100,13 +109,13 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
         # mkdocs.yml uses a !!python/name tag; strip tags to read the nav with safe_load.
         re.sub(r"!!python/\S+", "''", (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     )["nav"]
-    pages = [Path(next(iter(entry.values()))) for entry in nav]
-    assert {page.name for page in pages} == {page.name for page in DOCS.glob("*.md")}, (
+    pages = [Path(page) for page in nav_pages(nav)]
+    assert set(pages) == {page.relative_to(DOCS) for page in DOCS.rglob("*.md")}, (
         "every page in docs/ should be in the nav, and every nav entry should exist"
     )
     for page in pages:
-        built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
-        assert built.is_file(), f"{page} was not built"
+        folder = page.parent if page.stem == "index" else page.with_suffix("")
+        assert (site / folder / "index.html").is_file(), f"{page} was not built"
     architecture = (site / "architecture" / "index.html").read_text(encoding="utf-8")
     assert '<pre class="mermaid"><code>flowchart LR' in architecture, "the mermaid fence is off"
     assert not (site / "gen_questions.py").exists(), "the generator should not be published"
