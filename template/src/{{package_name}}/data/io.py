@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,8 @@ def read_csv(path: Path, encoding: str | None = None, *, name: str | None = None
     failures: empty file, header only, binary or non-UTF-8 data, rows that do not parse. `name` is
     how messages call the file (default: its path). The detected format is in `frame.attrs`.
     """
+    import pandas as pd  # here, not at the top: config validation and the report stage import this module
+
     shown = name or str(path)
     fmt = detect_format(path, encoding, name=shown)
     try:
