@@ -21,6 +21,7 @@ PARAMS_FILE = "params.yaml"
 MODEL_CARD_FILE = "model.json"
 ONNX_FILE = "model.onnx"
 SKOPS_FILE = "pipeline.skops"
+REFERENCE_FILE = "reference.json"  # the drift reference (monitoring/reference.py)
 ColumnKind = Literal["numeric", "categorical", "boolean", "datetime", "id", "drop"]
 MissingPolicy = Literal["impute", "drop"]
 Engine = Literal["pandas", "spark"]
@@ -159,7 +160,8 @@ class TrainParams(_Frozen):
         from .families import get
 
         name = family or self.model
-        return get(name).defaults_for(task) | (self.model_extra or {}).get(name, {})
+        section: dict[str, Hyperparameter] = (self.model_extra or {}).get(name, {})
+        return get(name).defaults_for(task) | section
 
     @model_validator(mode="before")
     @classmethod
@@ -229,6 +231,23 @@ class EvaluateParams(_Frozen):
     leakage: LeakageParams = LeakageParams()
 
 
+class MonitorParams(_Frozen):
+    """Drift monitoring (`monitor`): the reference's bins, the window and when a change counts as drift.
+
+    The defaults raise no false alarm on windows of 100 rows drawn from the test split (tested with
+    several seeds): a PSI counts only above both `psi` and what sampling noise gives a window that
+    size, and KS tests share `alpha` across the features (Bonferroni). See monitoring/drift.py.
+    """
+
+    bins: int = Field(default=10, ge=2, le=100)
+    window_rows: int = Field(default=1000, ge=1)
+    min_rows: int = Field(default=50, ge=1)
+    psi: float = Field(default=0.2, gt=0)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    missing_increase: float = Field(default=0.1, ge=0, le=1)
+    out_of_range: float = Field(default=0.05, ge=0, le=1)
+
+
 class SparkParams(_Frozen):
     """The Spark engine's settings (engine: spark); SPARK_REMOTE or SPARK_MASTER override `master`."""
 
@@ -253,6 +272,7 @@ class Params(_Frozen):
     train: TrainParams = TrainParams()
     export: ExportParams = ExportParams()
     evaluate: EvaluateParams = EvaluateParams()
+    monitor: MonitorParams = MonitorParams()
     spark: SparkParams = SparkParams()
 
 
@@ -376,6 +396,27 @@ class Paths:
     def metrics(self) -> Path:
         return self.reports / "metrics.json"
 
+    # After deployment: the API's prediction log, the drift reference and the monitoring report.
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def reference(self) -> Path:
+        return self.models / REFERENCE_FILE
+
+    @property
+    def monitoring_json(self) -> Path:
+        return self.reports / "monitoring.json"
+
+    @property
+    def monitoring_md(self) -> Path:
+        return self.reports / "MONITORING.md"
+
+    @property
+    def monitoring_figures(self) -> Path:
+        return self.reports / "monitoring"
+
 
 def get_paths(root: Path | None = None) -> Paths:
     """Paths for the project at `root` (found from the working directory when omitted)."""
@@ -415,6 +456,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     predict_timeout_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    # The prediction log (serving/predlog.py): off unless PREDICTION_LOG=true.
+    prediction_log: bool = False
+    prediction_log_dir: Path | None = None  # None: logs/ in the project (or the working directory)
+    prediction_log_drop: str = ""  # comma-separated input fields never written, e.g. "email,name"
+    prediction_log_max_bytes: int = Field(default=50_000_000, ge=1024)  # a new file past this size
+    prediction_log_files: int = Field(default=10, ge=1)  # rotated files kept; the oldest is deleted
 
 
 def tracking_uri(paths: Paths, settings: Settings | None = None) -> str:

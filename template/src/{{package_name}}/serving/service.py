@@ -22,7 +22,8 @@ from fastapi import FastAPI, HTTPException, Request, status
 from ..artifacts import ModelCard
 from ..config import ConfigError, Settings, get_paths, tracking_uri
 from .artifact import Predictor, load_predictor, read_card
-from .observability import Metrics
+from .observability import Metrics, request_id_var
+from .predlog import PredictionLog
 from .schemas import ModelInfo, RequestParser, request_rows
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ def _tracking_uri(settings: Settings) -> str | None:
         return None
 
 
+def _logs_dir() -> Path:
+    """The project's logs/ folder; outside a project (e.g. in a container), ./logs."""
+    try:
+        return get_paths().logs
+    except ConfigError:
+        return Path("logs")
+
+
 def _finite_floats(values: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if math.isfinite(v)}
 
@@ -56,6 +65,7 @@ class Service:
     parser: RequestParser
     metrics: Metrics
     predictor: Predictor | None = None
+    prediction_log: PredictionLog | None = None  # PREDICTION_LOG=true: every prediction, for `monitor`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Service:
@@ -63,7 +73,8 @@ class Service:
         model_dir = _model_dir(settings)
         card = read_card(model_dir)
         parser = RequestParser.from_features(card.features, card.example, settings.max_batch_size)
-        return cls(settings, model_dir, card, parser, Metrics(card.classes))
+        prediction_log = PredictionLog.from_settings(settings, _logs_dir())
+        return cls(settings, model_dir, card, parser, Metrics(card.classes), prediction_log=prediction_log)
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -83,8 +94,14 @@ class Service:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
-        yield
-        self.predictor = None
+        if self.prediction_log:
+            self.prediction_log.start()
+        try:
+            yield
+        finally:
+            if self.prediction_log:
+                self.prediction_log.stop()
+            self.predictor = None
 
     def loaded(self) -> Predictor:
         """The predictor, or a 503 while the lifespan has not loaded it."""
@@ -110,6 +127,11 @@ class Service:
             rounded = np.round(np.asarray(proba, dtype=np.float64), 6).tolist()
             probabilities = [dict(zip(card.classes, row, strict=True)) for row in rounded]
         self.metrics.observe_predictions(predictions, regression)
+        if self.prediction_log:
+            # The body as sent (it has passed validation): the log encodes nothing on the request's path.
+            self.prediction_log.record(
+                raw_body, rows, predictions, card.name, card.version, request_id_var.get()
+            )
         return {
             "predictions": predictions,
             "probabilities": probabilities,

@@ -506,6 +506,20 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
         project_root=paths.root,
     )
     write_model_card(paths.model_card_json, card)
+    # What `monitor` compares new inputs with: the training split's features, the test split's predictions.
+    # Imported here: evaluate imports this module too, and does not need it.
+    from ..monitoring.reference import build_reference, write_reference
+
+    reference = build_reference(
+        train,
+        schema.features,
+        pd.Series(model.predict(model_frame(test, schema))),
+        schema.target.task == "classification",
+        params.monitor.bins,
+        params.project,
+        card.version,
+    )
+    write_reference(paths.reference, reference)
     if logged is not None:
         # The run then holds what serving needs besides the model: the request schema and example.
         registry.log_artifacts(logged.artifact_uri, [paths.model_card_json], "card", paths)
