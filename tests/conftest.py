@@ -169,7 +169,8 @@ def check_params_args(dataset: str, engine: str) -> list[str]:
     command = next(
         task["command"] for task in config["_tasks"] if "check_params.py" in str(task["command"])
     )
-    jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    # Copier's own settings: the expression renders answers into an answer, not HTML.
+    jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701
     answers: dict[str, Any] = {"dataset": dataset, "engine": engine, "datasets": copier_datasets()}
     computed = config["dataset_source"]["default"]
     answers["dataset_source"] = jinja.from_string(computed).render(answers)
@@ -239,7 +240,7 @@ def working_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_template(tmp_path_factory.mktemp("working-tree"))
 
 
-@pytest.fixture()
+@pytest.fixture
 def template_copy(tmp_path: Path) -> Path:
     """A git repository holding the template, tagged v1.0.0 (for `copier update` and provenance)."""
     tpl = copy_template(tmp_path / "tpl")
@@ -310,9 +311,9 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
 
 
 @pytest.fixture(scope="session")
-def piped_project(main_job: MainJob) -> Iterator[Project]:
+def piped_project(main_job: MainJob) -> Project:
     """The default project after the README's main command: every stage has run once."""
-    yield main_job.project
+    return main_job.project
 
 
 # ---- the Spark engine: built only when a test asks (it needs Java 17+ and a large install) ----

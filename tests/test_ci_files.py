@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -110,6 +111,20 @@ def gitlab_job_scripts(config: dict[str, Any], job: dict[str, Any]) -> tuple[lis
     return list(before), list(job["script"])
 
 
+def gitlab_job_runs(name: str, job: dict[str, Any], conditions: Mapping[str, bool]) -> bool:
+    """Whether GitLab adds the job to a pipeline: the first rule that matches decides."""
+    rules = job.get("rules")
+    if not rules:
+        return True
+    for rule in rules:
+        if "if" in rule:
+            assert rule["if"] in conditions, f"{name}: no test value for the rule {rule['if']}"
+            if not conditions[rule["if"]]:
+                continue
+        return rule.get("when", "on_success") != "never"
+    return False
+
+
 # ------------------------------------------------------------------------------------------------
 # Linters, on every CI answer (fast: renders without installing)
 # ------------------------------------------------------------------------------------------------
@@ -131,7 +146,9 @@ def test_github_workflow_passes_actionlint(variant: str, ci_render: Callable[...
         assert java == (variant == "spark-csv-url" and name != "lint"), name
     runs = {name: "\n".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
     assert "uv run pre-commit run --all-files" in runs["lint"]
-    assert "uv run pytest" in runs["test"]
+    assert "uv run mypy" in runs["lint"]
+    assert "uv run coverage run -m pytest" in runs["test"]
+    assert "uv run coverage report" in runs["test"]
     if has_pipeline:
         assert "uv run dvc repro" in runs["pipeline"]
         steps = jobs["pipeline"]["steps"]
@@ -143,21 +160,44 @@ def test_github_workflow_passes_actionlint(variant: str, ci_render: Callable[...
         assert {"reports/figures/", "reports/*.json"} <= set(upload["with"]["path"].split())
 
 
+@pytest.mark.parametrize("variant", ["default", "spark-csv-url"])
+def test_the_scheduled_monitor_workflow_passes_actionlint(
+    variant: str, ci_render: Callable[..., Path]
+):
+    workflow_file = ci_render("github", variant) / ".github" / "workflows" / "monitor.yml"
+    lint = actionlint(workflow_file)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    workflow = yaml.safe_load(workflow_file.read_text())
+    assert set(workflow[True]) == {"schedule", "workflow_dispatch"}
+    steps = workflow["jobs"]["monitor"]["steps"]
+    retrain = next(s for s in steps if "dvc repro --force" in s.get("run", ""))
+    assert retrain["if"] == "steps.monitor.outputs.drift == 'true'"
+    java = any(s.get("uses", "").startswith("actions/setup-java") for s in steps)
+    assert java == (variant == "spark-csv-url")
+    local = ci_render("github", "local-csv") / ".github" / "workflows"
+    assert not (local / "monitor.yml").exists()  # CI cannot read a CSV on your machine
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_gitlab_job_scripts_pass_shellcheck(variant: str, ci_render: Callable[..., Path]):
     config = yaml.safe_load((ci_render("gitlab", variant) / ".gitlab-ci.yml").read_text())
     jobs = gitlab_jobs(config)
     has_pipeline = variant != "local-csv"
-    expected = ["lint", "test", "pipeline", "metrics-diff"] if has_pipeline else ["lint", "test"]
+    with_pipeline = ["lint", "test", "pipeline", "monitor", "metrics-diff"]
+    expected = with_pipeline if has_pipeline else ["lint", "test"]
     assert list(jobs) == expected
     for name, job in jobs.items():
         before, script = gitlab_job_scripts(config, job)
         checked = shellcheck("\n".join(before + script) + "\n")
         assert checked.returncode == 0, f"{name}:\n{checked.stdout}"
         java = any("default-jre-headless" in line for line in before)
-        assert java == (variant == "spark-csv-url" and name in ("test", "pipeline")), name
+        with_java = ("test", "pipeline", "monitor")
+        assert java == (variant == "spark-csv-url" and name in with_java), name
     assert config["default"]["image"].endswith("python3.11-bookworm")
     assert config["default"]["cache"]["paths"] == [".uv-cache/"]
+    assert "uv run mypy" in jobs["lint"]["script"]
+    assert "uv run coverage report" in jobs["test"]["script"]
+    assert jobs["test"]["artifacts"]["reports"]["coverage_report"]["path"] == "coverage.xml"
     if has_pipeline:
         assert "uv run dvc repro" in jobs["pipeline"]["script"]
         merge_requests_only = [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
@@ -170,7 +210,9 @@ def test_ci_files_match_their_published_schemas(ci_render: Callable[..., Path]):
     checks = {
         "vendor.gitlab-ci": [ci_render("gitlab", v) / ".gitlab-ci.yml" for v in VARIANTS],
         "vendor.github-workflows": [
-            ci_render("github", v) / ".github" / "workflows" / "ci.yml" for v in VARIANTS
+            path
+            for v in VARIANTS
+            for path in sorted((ci_render("github", v) / ".github" / "workflows").glob("*.yml"))
         ],
         "vendor.dependabot": [ci_render("github") / ".github" / "dependabot.yml"],
     }
@@ -279,9 +321,12 @@ def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_
                 env |= {key: _github_value(value) for key, value in scope.get("env", {}).items()}
             outputs[step["run"].strip()] = run_step(polished, step["run"], env, GITHUB_SHELL)
 
-    assert {"uv sync", "uv run pytest", "uv run dvc repro"} <= set(outputs), list(outputs)
+    tests = "uv run coverage run -m pytest"
+    assert {"uv sync", "uv run mypy", tests, "uv run dvc repro"} <= set(outputs), list(outputs)
+    assert "Success: no issues found" in outputs["uv run mypy"]
+    assert re.search(r"^TOTAL .* \d+%$", outputs["uv run coverage report"], flags=re.MULTILINE)
     # The project's own test suite, run by that step (and nowhere else in these tests).
-    summary_line = [line for line in outputs["uv run pytest"].splitlines() if " passed" in line][-1]
+    summary_line = [line for line in outputs[tests].splitlines() if " passed" in line][-1]
     assert int(re.search(r"(\d+) passed", summary_line).group(1)) >= 30, summary_line
     assert "failed" not in summary_line and "error" not in summary_line, summary_line
     text = summary.read_text()
@@ -306,14 +351,15 @@ def test_gitlab_jobs_run_in_a_rendered_project(polished: Project, ci_render: Cal
         CI_DEFAULT_BRANCH="main",
         **variables,
     )
-    conditions = {'$CI_PIPELINE_SOURCE == "merge_request_event"': True}
+    conditions = {
+        '$CI_PIPELINE_SOURCE == "merge_request_event"': True,
+        '$CI_PIPELINE_SOURCE == "schedule"': False,
+    }
     report = polished.path / "metrics-diff.md"
     report.unlink(missing_ok=True)
     try:
         for name, job in gitlab_jobs(config).items():
-            rules = [rule["if"] for rule in job.get("rules", [])]
-            assert set(rules) <= set(conditions), f"{name}: no test value for a rule in {rules}"
-            if rules and not any(conditions[rule] for rule in rules):
+            if not gitlab_job_runs(name, job, conditions):
                 continue
             before, script = gitlab_job_scripts(config, job)  # after_script only prunes the cache
             for line in before + script:
@@ -323,5 +369,107 @@ def test_gitlab_jobs_run_in_a_rendered_project(polished: Project, ci_render: Cal
         assert _change(report.read_text(), primary_metric(polished)) == pytest.approx(
             METRIC_DROP, abs=1e-3
         )
+        # GitLab reads the total off the test job's log with the job's `coverage` pattern.
+        log = _already_ran[(polished.path, "uv run coverage report")]
+        assert re.search(config["test"]["coverage"].strip("/"), log, flags=re.MULTILINE), log
     finally:
         report.unlink(missing_ok=True)
+
+
+# The scheduled drift check. Its windows: 100 rows drawn from the test split, as they are (clean)
+# and with bill_length_mm 30% larger and every island Torgersen (drifted). Made in the project's
+# virtualenv (the template's has no pandas).
+MONITOR_WINDOWS = """
+import sys
+import pandas as pd
+test = pd.read_parquet("data/processed/test.parquet")
+test.sample(100, replace=True, random_state=0).to_parquet(sys.argv[1] + "/clean.parquet")
+drifted = test.sample(100, replace=True, random_state=1)
+drifted["bill_length_mm"] *= 1.3
+drifted["island"] = "Torgersen"
+drifted.to_parquet(sys.argv[1] + "/drifted.parquet")
+"""
+
+
+MONITOR_INPUT_VAR = r"\$\{\{ *vars\.MONITOR_INPUT *\}\}"  # the repository variable
+
+
+def monitor_windows(project: Project, folder: Path) -> dict[str, Path]:
+    python = str(project.path / ".venv" / "bin" / "python")
+    run([python, "-c", MONITOR_WINDOWS, str(folder)], project.path)
+    return {name: folder / f"{name}.parquet" for name in ("clean", "drifted")}
+
+
+def _github_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines that a step appended to $GITHUB_ENV or $GITHUB_OUTPUT."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@pytest.mark.slow
+def test_the_scheduled_workflow_retrains_only_on_drift(polished: Project, tmp_path: Path):
+    """The monitor workflow's steps, on a clean window (no retraining) then a drifted one."""
+    workflow = yaml.safe_load((polished.path / ".github" / "workflows" / "monitor.yml").read_text())
+    windows = monitor_windows(polished, tmp_path)
+    for name in ("clean", "drifted"):
+        files = {key: tmp_path / f"{name}-{key}" for key in ("env", "output", "summary")}
+        ran: list[str] = []
+        outputs: dict[str, dict[str, str]] = {}
+        for step in workflow["jobs"]["monitor"]["steps"]:
+            if "uses" in step:
+                assert step["uses"].startswith(HOSTED_ACTIONS), step["uses"]
+                continue
+            condition = step.get("if")
+            if condition == "steps.monitor.outputs.drift == 'true'":
+                if outputs.get("monitor", {}).get("drift") != "true":
+                    continue
+            else:
+                assert condition is None, f"no test value for if: {condition}"
+            env = clean_env(
+                GITHUB_ENV=str(files["env"]),
+                GITHUB_OUTPUT=str(files["output"]),
+                GITHUB_STEP_SUMMARY=str(files["summary"]),
+                GITHUB_ACTIONS="true",
+                CI="true",
+            )
+            for key, value in workflow.get("env", {}).items():
+                env[key] = re.sub(MONITOR_INPUT_VAR, str(windows[name]), str(value))
+            env |= _github_env_file(files["env"])
+            files["output"].write_text("")
+            run([*GITHUB_SHELL, "-c", step["run"]], polished.path, env=env, timeout=900)
+            outputs[step.get("id", "")] = _github_env_file(files["output"])
+            ran.append(step["name"])
+        report = json.loads((polished.path / "reports" / "monitoring.json").read_text())
+        retrained = any(step.startswith("On drift") for step in ran)
+        if name == "clean":
+            assert report["drift"] is False and not retrained, ran
+        else:
+            assert set(report["drifted_features"]) == {"bill_length_mm", "island"}
+            assert retrained, ran
+            assert "## Retrained on fresh data" in files["summary"].read_text()
+        assert "# Monitoring" in files["summary"].read_text()
+
+
+@pytest.mark.slow
+def test_the_scheduled_gitlab_pipeline_runs_only_the_monitor_job(
+    polished: Project, ci_render: Callable[..., Path], tmp_path: Path
+):
+    """A scheduled pipeline: lint, test and pipeline stay out; monitor checks a clean window."""
+    config = yaml.safe_load((ci_render("gitlab") / ".gitlab-ci.yml").read_text())
+    conditions = {
+        '$CI_PIPELINE_SOURCE == "merge_request_event"': False,
+        '$CI_PIPELINE_SOURCE == "schedule"': True,
+    }
+    scheduled = [
+        name for name, job in gitlab_jobs(config).items() if gitlab_job_runs(name, job, conditions)
+    ]
+    assert scheduled == ["monitor"]
+    window = monitor_windows(polished, tmp_path)["clean"]
+    env = clean_env(
+        CI="true", GITLAB_CI="true", CI_PIPELINE_SOURCE="schedule", MONITOR_INPUT=str(window)
+    )
+    before, script = gitlab_job_scripts(config, config["monitor"])
+    for line in before + script:
+        output = run([*GITLAB_SHELL, "-c", line], polished.path, env=env, timeout=900)
+    assert "no drift in 7 features" in output.stdout
+    assert "drift: fetching fresh data" not in output.stdout

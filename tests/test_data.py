@@ -507,7 +507,7 @@ class _CsvHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture()
+@pytest.fixture
 def csv_server() -> Iterator[str]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CsvHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -120,7 +120,7 @@ def test_pre_commit_refuses_update_leftovers(piped_project: Project):
     assert "params.yaml.rej" in result.stdout and "delete the file" in result.stdout, result.stdout
 
 
-@pytest.fixture()
+@pytest.fixture
 def server(piped_project: Project, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     argv = [uv_bin(), "run", "penguin_species_classifier", "serve", "--port", str(port)]

@@ -8,6 +8,7 @@ YAML/TOML, and versions consistent across files.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import runpy
@@ -23,9 +24,11 @@ from .conftest import (
     REPO,
     builtin_tasks,
     check_params_args,
+    clean_env,
     copier_datasets,
     render,
     run,
+    uv_bin,
 )
 
 FACTORS: dict[str, list[Any]] = {
@@ -125,10 +128,42 @@ def test_matrix_covers_every_choice_and_every_pair():
     assert len(ROWS) < 45, f"{len(ROWS)} rows: the greedy pairwise selection got worse"
 
 
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One environment for every render's `make typecheck` and `make lint`, instead of one each.
+
+    A render with every answer that adds code or tools (Spark, Optuna, notebooks) is synced once;
+    `uv run` in each render uses its venv as is (UV_NO_SYNC), and mypy keeps one cache, so the
+    third-party packages are analysed once and each render checks only its own src/.
+    """
+    root = tmp_path_factory.mktemp("shared-env")
+    union = render(root / "p", tasks=False, engine="spark", tuning=True, include_notebooks=True)
+    run([uv_bin(), "sync", "--quiet", "--no-install-project"], union, timeout=900)
+    return clean_env(
+        UV_PROJECT_ENVIRONMENT=str(union / ".venv"),
+        UV_NO_SYNC="1",
+        MYPY_CACHE_DIR=str(root / "mypy-cache"),
+    )
+
+
+# src/ holds plain Python, the same in every render of a dataset and an engine: a tree already
+# type-checked (same files, same bytes) is not checked again.
+_TYPECHECKED: set[str] = set()
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 @pytest.mark.parametrize(
     "row", ROWS, ids=[f"{i:02d}-{r['dataset']}-{r['engine']}-{r['ci']}" for i, r in enumerate(ROWS)]
 )
-def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path, working_tree: Path):
+def test_combination_renders_clean(
+    row: dict[str, Any], tmp_path: Path, working_tree: Path, shared_env: dict[str, str]
+):
     project = render(tmp_path / "p", working_tree, tasks=False, **_answers(row, tmp_path))
     files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
@@ -190,10 +225,16 @@ def test_combination_renders_clean(row: dict[str, Any], tmp_path: Path, working_
         "proprietary": "All rights reserved",
     }[row["license"]] in license_text
 
-    ruff = REPO / ".venv" / "bin" / "ruff"
-    ruff_cmd = str(ruff) if ruff.exists() else "ruff"
-    run([ruff_cmd, "check", "--no-cache", "."], project)
-    run([ruff_cmd, "format", "--check", "--no-cache", "."], project)
+    # `make lint` (every pre-commit hook; mypy's is `make typecheck`, below) and `make typecheck`.
+    makefile = (project / "Makefile").read_text()
+    assert "\ntypecheck:" in makefile and "\n\tuv run mypy\n" in makefile
+    run(["git", "init", "--quiet"], project)
+    run(["git", "add", "--all"], project)
+    run(["make", "lint"], project, env=shared_env | {"SKIP": "mypy"})
+    src = _tree_digest(project / "src")
+    if src not in _TYPECHECKED:
+        run(["make", "typecheck"], project, env=shared_env)
+        _TYPECHECKED.add(src)
 
 
 def test_example_answers_cover_every_question_and_render(tmp_path: Path):

@@ -250,7 +250,7 @@ def test_validator_refuses_bad_answer(
 
 
 def test_every_validated_question_has_three_bad_answers() -> None:
-    counts = {name: 0 for name in FREE_TEXT_QUESTIONS}
+    counts = dict.fromkeys(FREE_TEXT_QUESTIONS, 0)
     for question, *_ in BAD_ANSWERS:
         counts[question] += 1
     assert all(count >= 3 for count in counts.values()), counts

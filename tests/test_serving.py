@@ -550,7 +550,7 @@ class DockerfileRun:
             elif keyword == "HEALTHCHECK":
                 health = json.loads(arguments.split(" CMD ", 1)[1])
         assert cmd and health
-        local = {"0.0.0.0": "127.0.0.1", "8000": str(port)}
+        local = {"0.0.0.0": "127.0.0.1", "8000": str(port)}  # noqa: S104  (the test binds 127.0.0.1)
         cmd = [local.get(part, part) for part in cmd]
         health = [part.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for part in health]
         return cmd, health

@@ -12,7 +12,6 @@ import json
 import math
 import shutil
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -292,7 +291,7 @@ def _exp_run(project: Project, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Lab:
     path = tmp_path_factory.mktemp("lab") / "project"
     shutil.copytree(
         piped_project.path,
@@ -317,7 +316,7 @@ def lab(piped_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Ite
     weak = ["-S", "train.random_forest.n_estimators=5", "-S", "train.random_forest.max_depth=1"]
     outputs.append(_exp_run(project, "--temp", *forced, *weak, "train"))
     summary = mlflow_summary(project)
-    yield Lab(project, base_commit, hgb_commit, hgb_card, hgb_metrics, rf_card, outputs, summary)
+    return Lab(project, base_commit, hgb_commit, hgb_card, hgb_metrics, rf_card, outputs, summary)
 
 
 def test_hist_gradient_boosting_falls_back_to_skops_cleanly(lab: Lab):

@@ -18,7 +18,7 @@ from copier import run_update
 from .conftest import DEFAULT_PACKAGE, REPO, check_params_args, commit_all, git, render, run
 
 
-@pytest.fixture()
+@pytest.fixture
 def project(template_copy: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "project"
     render(dst, template_copy, vcs_ref="v1.0.0")

@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=Path("/tmp/mlfolio-scale"),
+        default=Path("/tmp/mlfolio-scale"),  # noqa: S108  (a reused cache of projects, not a secret)
         help="projects and data (reused)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))

@@ -83,7 +83,7 @@ def _project_files(root: Path) -> set[str]:
     """Files git tracks or would track (ignored ones excluded); every file outside git."""
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],  # noqa: S607 (the user's git)
             cwd=root,
             capture_output=True,
             text=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ from .schema import (
     parse_numeric,
 )
 
+# Keyed by the raw table's index: its row positions (a RangeIndex), which pandas types as Hashable.
 Reasons = dict[int, list[rules.Problem]]
 
 
@@ -47,7 +48,7 @@ class CleanResult:
 def _note_unparsed(name: str, original: pd.Series, parsed: pd.Series, kind: str, reasons: Reasons) -> None:
     bad = original.notna() & parsed.isna()
     for index, value in original[bad].items():
-        reasons[index].append(rules.Problem(name, rules.NOT_PARSED[kind], str(value)))
+        reasons[cast(int, index)].append(rules.Problem(name, rules.NOT_PARSED[kind], str(value)))
 
 
 def _number(name: str, original: pd.Series, parsed: pd.Series, reasons: Reasons) -> pd.Series:
@@ -132,7 +133,7 @@ def _duplicate_reasons(raw: pd.DataFrame, first_row: int, reasons: Reasons) -> N
     if not duplicated.any():
         return
     hashes = pd.util.hash_pandas_object(raw, index=False)
-    first_seen = {h: i for i, h in reversed(list(hashes.items()))}
+    first_seen = {h: cast(int, i) for i, h in reversed(list(hashes.items()))}
     for index in raw.index[duplicated]:
         reasons[index].append(
             rules.Problem(

@@ -53,12 +53,32 @@ def _progress(total: int | None) -> Any:
     )
 
 
+def _http_only_opener() -> urllib.request.OpenerDirector:
+    """urllib's usual opener without its file:, ftp: and data: handlers.
+
+    `download` accepts only HTTP(S) URLs; this opener keeps a redirect from leading anywhere else
+    (urllib's default one follows a redirect to ftp:, and reads file: URLs from the local disk).
+    """
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    opener.addheaders = [("User-Agent", USER_AGENT)]
+    return opener
+
+
 def _download_once(url: str, tmp: Path, timeout: float) -> str:
     """One GET of `url` into `tmp`; returns the sha256 of the bytes received."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     digest = hashlib.sha256()
     received = 0
-    with urllib.request.urlopen(request, timeout=timeout) as response, tmp.open("wb") as out:
+    with _http_only_opener().open(url, timeout=timeout) as response, tmp.open("wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         progress = _progress(total)

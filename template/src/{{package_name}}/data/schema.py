@@ -201,7 +201,7 @@ def _numeric_range(values: pd.Series, margin: float) -> tuple[float | None, floa
     low, mid, high = (float(q) for q in finite.quantile([0.01, 0.5, 0.99]))
     non_negative = float(finite.min()) >= 0
     if non_negative and high - mid > LONG_TAIL_RATIO * max(mid - low, 1e-12):
-        log_low, log_mid, log_high = np.log1p([low, mid, high])
+        _, log_mid, log_high = np.log1p([low, mid, high])
         upper = float(np.expm1(log_high + margin * max(log_high - log_mid, 1e-9)))
         return 0.0, upper
     spread = max(high - low, abs(high) * 0.1, 1e-9)

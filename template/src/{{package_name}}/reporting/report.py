@@ -48,7 +48,8 @@ class Outputs:
 
     @property
     def baseline(self) -> dict[str, Any]:
-        return self.metrics.get("baseline", {})
+        baseline: dict[str, Any] = self.metrics.get("baseline", {})
+        return baseline
 
     @property
     def greater_is_better(self) -> dict[str, bool]:
@@ -70,7 +71,8 @@ class Outputs:
 
     @property
     def leakage_flags(self) -> list[dict[str, str]]:
-        return (self.metrics.get("leakage") or {}).get("flags", [])
+        flags: list[dict[str, str]] = (self.metrics.get("leakage") or {}).get("flags", [])
+        return flags
 
 
 def display_name(family: str) -> str:
@@ -390,8 +392,11 @@ def next_steps(out: Outputs) -> list[str]:
     model = metrics.get(primary)
     std = metrics.get(f"cv_{primary}_std") or 0.0
     guess = out.guessing.get(primary)
-    comparable = isinstance(model, float) and isinstance(guess, float)
-    if comparable and compare(model, guess, out.greater_is_better[primary]) != "better":
+    if (
+        isinstance(model, float)
+        and isinstance(guess, float)
+        and compare(model, guess, out.greater_is_better[primary]) != "better"
+    ):
         questions.append(
             f"The served model does not beat guessing on the test {primary} ({model:.4f} vs "
             f"{guess:.4f}): do the features carry signal about the target at all?"
@@ -461,9 +466,9 @@ def next_steps(out: Outputs) -> list[str]:
             "separates them, and which feature could capture it?"
         )
     if len(out.residuals) > 10:
-        predicted = [_float(r, "predicted") for r in out.residuals]
+        predictions = [_float(r, "predicted") for r in out.residuals]
         spread = [abs(_float(r, "residual")) for r in out.residuals]
-        if _correlation(predicted, spread) > 0.3:
+        if _correlation(predictions, spread) > 0.3:
             questions.append("The errors grow with the predicted value: would a log-transformed target help?")
     quality = out.quality
     if quality.get("rows_quarantined"):

@@ -60,7 +60,8 @@ def _error_location(loc: tuple[Any, ...]) -> list[Any]:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """422 with FastAPI's usual `detail` list; each error also names its `field` in dotted form."""
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # registered for this type only
+        raise exc
     errors = []
     for error in exc.errors():
         loc = _error_location(tuple(error.get("loc", ())))

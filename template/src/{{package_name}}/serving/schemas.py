@@ -97,7 +97,8 @@ def _feature_field(feature: Column, example: Any) -> tuple[Any, Any]:
 
 def build_instance_model(features: list[Column], example: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model for one instance: one field per feature, unknown fields forbidden."""
-    fields = {
+    # Any: mypy checks a **dict against every keyword of create_model, __config__ and __base__ too.
+    fields: dict[str, Any] = {
         _field_name(feature.name, i): _feature_field(feature, example.get(feature.name))
         for i, feature in enumerate(features)
     }
@@ -134,7 +135,7 @@ def build_request_model(instance: type[BaseModel], max_batch: int) -> Any:
         "BatchRequest",
         __config__=forbid,
         instances=(
-            list[instance],
+            list[instance],  # type: ignore[valid-type]  # a class built at run time, for pydantic to read
             Field(min_length=1, max_length=max_batch, description=f"1 to {max_batch} rows to score"),
         ),
     )
@@ -156,7 +157,7 @@ class RequestParser:
     """
 
     def __init__(self, instance: type[BaseModel], max_batch: int) -> None:
-        self.adapter: TypeAdapter[Any] = TypeAdapter(build_request_model(instance, max_batch))
+        self.adapter: TypeAdapter[BaseModel] = TypeAdapter(build_request_model(instance, max_batch))
 
     @classmethod
     def from_features(cls, features: list[Column], example: dict[str, Any], max_batch: int) -> RequestParser:

@@ -11,7 +11,8 @@ from . import engines
 def run(params: Params, paths: Paths) -> dict[str, Any]:
     """Bring the raw data into data/raw/ and record its source and sha256."""
     if params.engine == "spark":
-        return engines.spark("collect").run_collect(params, paths)
+        summary: dict[str, Any] = engines.spark("collect").run_collect(params, paths)
+        return summary
     from ..data.collect import collect
 
     return collect(params.data, paths)

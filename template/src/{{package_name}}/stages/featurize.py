@@ -11,7 +11,8 @@ from . import engines
 def run(params: Params, paths: Paths) -> dict[str, Any]:
     """Split the clean table (seeded) and write the feature spec."""
     if params.engine == "spark":
-        return engines.spark("featurize").run_featurize(params, paths)
+        summary: dict[str, Any] = engines.spark("featurize").run_featurize(params, paths)
+        return summary
     from ..features import run_featurize
 
     return run_featurize(params.split, paths)

@@ -200,7 +200,8 @@ def _first_rows(path: Path, rows: int) -> pd.DataFrame | None:
         return None
     import pyarrow.dataset as ds
 
-    return ds.dataset(path, format="parquet").head(rows).to_pandas()
+    frame: pd.DataFrame = ds.dataset(path, format="parquet").head(rows).to_pandas()
+    return frame
 
 
 def _without_timing(metrics: dict[str, float]) -> dict[str, float]:

@@ -74,7 +74,8 @@ def convert_to_onnx(pipeline: Pipeline, schema: DatasetSchema) -> bytes:
     no_zipmap = {"zipmap": False}
     options = {id(pipeline): no_zipmap} if schema.target.task == "classification" else None
     onnx_model = convert_sklearn(pipeline, initial_types=initial_types, options=options)
-    return onnx_model.SerializeToString()
+    serialized: bytes = onnx_model.SerializeToString()
+    return serialized
 
 
 def check_parity(
@@ -118,7 +119,7 @@ def export(
         return _skops_only("ONNX export switched off in params.yaml (export.onnx)")
     try:
         onnx_bytes = convert_to_onnx(pipeline, schema)
-    except Exception as exc:  # skl2onnx raises many types for unsupported models
+    except Exception as exc:  # noqa: BLE001 (skl2onnx raises many types for unsupported models)
         first_line = (str(exc).strip().splitlines() or [""])[0]
         reason = f"{type(exc).__name__}: {first_line[:120]}"
         log.warning("ONNX conversion failed (%s); serving will use the skops pipeline", reason)

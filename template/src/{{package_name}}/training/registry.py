@@ -113,7 +113,7 @@ def require_server(uri: str) -> None:
     port = f":{parts.port}" if parts.port else ""
     address = f"{parts.scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"  # no credentials
     try:
-        with urllib.request.urlopen(f"{address}/health", timeout=SERVER_CHECK_SECONDS):
+        with urllib.request.urlopen(f"{address}/health", timeout=SERVER_CHECK_SECONDS):  # noqa: S310 (http(s), checked above)
             return
     except urllib.error.HTTPError:
         return
@@ -134,7 +134,12 @@ def git_state(root: Path) -> dict[str, str]:
     def git(*args: str) -> str | None:
         try:
             result = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+                ["git", *args],  # noqa: S607 (the user's git, found on PATH as their shell finds it)
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
             )
         except (OSError, subprocess.SubprocessError):
             return None
@@ -374,6 +379,7 @@ class TrainingRun:
         """Log params, metrics, tags, datasets and the model; register it and decide the champion."""
         import mlflow
         import mlflow.sklearn
+        from mlflow.data.pandas_dataset import from_pandas
         from mlflow.models import infer_signature
 
         with mlflow.start_run(run_id=self.run_id) as run:
@@ -381,8 +387,8 @@ class TrainingRun:
             mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline_metrics.items()})
             mlflow.log_metrics({f"guessing_{k}": v for k, v in guessing_metrics.items()})
             mlflow.set_tags(tags)
-            training = mlflow.data.from_pandas(train, name="train", targets=target)
-            evaluation = mlflow.data.from_pandas(test, name="test", targets=target)
+            training = from_pandas(train, name="train", targets=target)
+            evaluation = from_pandas(test, name="test", targets=target)
             mlflow.log_input(training, context="training")
             mlflow.log_input(evaluation, context="evaluation")
             logged = mlflow.sklearn.log_model(
@@ -469,4 +475,4 @@ def log_artifacts(artifact_uri: str, files: list[Path], folder: str, paths: Path
     mlflow.set_tracking_uri(uri)  # resolves mlflow-artifacts:/ URIs
     repository = get_artifact_repository(artifact_uri)
     for path in files:
-        repository.log_artifact(str(path), folder)
+        repository.log_artifact(str(path), folder)  # type: ignore[no-untyped-call]  # unannotated in MLflow

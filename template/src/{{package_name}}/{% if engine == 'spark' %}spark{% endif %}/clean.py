@@ -52,7 +52,8 @@ from .session import get_spark
 from .tables import ROW, RawTable, read_raw, write_parquet_file
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, Row
+    from pyspark.sql._typing import UserDefinedFunctionLike
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,14 @@ def _problem(
     )
 
 
+def _one_row(frame: DataFrame) -> Row:
+    """The single row of an aggregate without grouping (PySpark types `first()` as optional)."""
+    row = frame.first()
+    if row is None:
+        raise DataError("Spark returned no row for a whole-table aggregate, which has one; rerun the stage.")
+    return row
+
+
 def _java_regex(pattern: re.Pattern[str]) -> str:
     """A Python pattern for Spark (Java), whose classes (\\s, \\d) then match Unicode, as Python's do."""
     return f"(?U){pattern.pattern}"
@@ -159,20 +168,22 @@ def _separator_stats(text: Column) -> list[Column]:
 def _datetime_parts(text: Column, fmt: str | None, parts: list[str]) -> Column:
     """Date parts parsed by the pandas engine's own `parse_datetime`, run on the executors."""
     from pyspark import cloudpickle
-    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.pandas.functions import pandas_udf
 
     from ..data import schema as schema_module
 
     # Ship parse_datetime itself to the executors, so a cluster does not need this package installed.
-    cloudpickle.register_pickle_by_value(schema_module)
+    cloudpickle.register_pickle_by_value(schema_module)  # type: ignore[no-untyped-call]  # untyped in PySpark
     parse_datetime = schema_module.parse_datetime
 
-    @pandas_udf(", ".join(f"`{part}` double" for part in parts))
     def parse(values: pd.Series) -> pd.DataFrame:
         parsed = parse_datetime(values, fmt)
         return pd.DataFrame({part: getattr(parsed.dt, part).astype("float64") for part in parts})
 
-    return parse(text)
+    returns = ", ".join(f"`{part}` double" for part in parts)
+    # PySpark's stubs list only the functionType forms of pandas_udf, not this type-hint form.
+    udf: UserDefinedFunctionLike = pandas_udf(parse, returns)  # type: ignore[call-overload]
+    return udf(text)
 
 
 def infer(
@@ -204,9 +215,11 @@ def infer(
         levels.append(data.target)
     if not levels:
         return schema
-    distinct = raw.frame.agg(
-        *[F.count_distinct(as_text(raw.column(name))).alias(f"n{i}") for i, name in enumerate(levels)]
-    ).first()
+    distinct = _one_row(
+        raw.frame.agg(
+            *[F.count_distinct(as_text(raw.column(name))).alias(f"n{i}") for i, name in enumerate(levels)]
+        )
+    )
     counts = {name: distinct[f"n{i}"] for i, name in enumerate(levels)}
     if data.task == "classification":
         rules.check_class_count(data.target, counts[data.target])
@@ -217,12 +230,14 @@ def infer(
     }
     schema = drop_features(schema, too_wide)
     keep = [name for name in levels if name not in too_wide]
-    values = raw.frame.agg(
-        *[
-            F.array_sort(F.collect_set(as_text(raw.column(name)))).alias(f"v{i}")
-            for i, name in enumerate(keep)
-        ]
-    ).first()
+    values = _one_row(
+        raw.frame.agg(
+            *[
+                F.array_sort(F.collect_set(as_text(raw.column(name)))).alias(f"v{i}")
+                for i, name in enumerate(keep)
+            ]
+        )
+    )
     complete = {name: list(values[f"v{i}"]) for i, name in enumerate(keep)}
     features = [
         c.model_copy(update={"categories": complete[c.name]}) if c.kind == "categorical" else c
@@ -244,9 +259,11 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
         numeric_sources.append(schema.target.name)
     separators: dict[str, str] = {}
     if numeric_sources:
-        stats = raw.frame.agg(
-            *[e for name in numeric_sources for e in _separator_stats(as_text(raw.column(name)))]
-        ).first()
+        stats = _one_row(
+            raw.frame.agg(
+                *[e for name in numeric_sources for e in _separator_stats(as_text(raw.column(name)))]
+            )
+        )
         for i, name in enumerate(numeric_sources):
             separators[name] = separator_rule(*stats[4 * i : 4 * i + 4])
 
@@ -291,19 +308,19 @@ def flag_rows(raw: RawTable, schema: DatasetSchema, clean: CleanParams) -> Spark
         return F.when(~infinite, parsed)
 
     for i, source in enumerate(schema.datetime_columns):
-        original, parts = raw.column(source), F.col(f"_d{i}")
+        original, date_parts = raw.column(source), F.col(f"_d{i}")
         derived = schema.derived(source)
         first_part = derived[0].name.removeprefix(f"{source}_")
         early.append(
             _problem(
-                original.isNotNull() & parts[first_part].isNull(),
+                original.isNotNull() & date_parts[first_part].isNull(),
                 source,
                 rules.NOT_PARSED["datetime"],
                 original,
             )
         )
         for column in derived:
-            value = parts[column.name.removeprefix(f"{source}_")]
+            value = date_parts[column.name.removeprefix(f"{source}_")]
             typed[column.name] = F.when(~F.isnan(value), value)
     for i, column in enumerate(schema.features):
         if column.derived_from:
@@ -425,15 +442,17 @@ def summarize(result: SparkClean) -> dict[str, Any]:
     target = F.col(result.typed_column(schema.target.name))
     classes = (schema.target.classes or []) if schema.target.task == "classification" else []
     levels = schema.categorical
-    row = result.flagged.agg(
-        F.sum(ok.cast("long")).alias("clean"),
-        *[F.sum(raw.column(c).isNull().cast("long")).alias(f"m{i}") for i, c in enumerate(raw.columns)],
-        *[F.sum((ok & (target == label)).cast("long")).alias(f"k{i}") for i, label in enumerate(classes)],
-        *[
-            F.array_sort(F.collect_set(F.when(ok, F.col(result.typed_column(name))))).alias(f"l{i}")
-            for i, name in enumerate(levels)
-        ],
-    ).first()
+    row = _one_row(
+        result.flagged.agg(
+            F.sum(ok.cast("long")).alias("clean"),
+            *[F.sum(raw.column(c).isNull().cast("long")).alias(f"m{i}") for i, c in enumerate(raw.columns)],
+            *[F.sum((ok & (target == label)).cast("long")).alias(f"k{i}") for i, label in enumerate(classes)],
+            *[
+                F.array_sort(F.collect_set(F.when(ok, F.col(result.typed_column(name))))).alias(f"l{i}")
+                for i, name in enumerate(levels)
+            ],
+        )
+    )
     return {
         "clean": int(row["clean"] or 0),
         "missing": {name: int(row[f"m{i}"] or 0) for i, name in enumerate(raw.columns)},

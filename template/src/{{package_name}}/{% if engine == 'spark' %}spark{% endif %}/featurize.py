@@ -144,4 +144,5 @@ def run_featurize(params: Params, paths: Paths) -> dict[str, Any]:
             spec["split"]["train_sample"] = sample
         write_json(staging / paths.features.name, spec)
     log.info("split %d rows: %d train, %d test (seed %d)", rows, train_rows, test_rows, split.seed)
-    return spec["split"]
+    summary: dict[str, Any] = spec["split"]
+    return summary

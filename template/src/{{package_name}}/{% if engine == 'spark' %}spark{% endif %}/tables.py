@@ -188,4 +188,5 @@ def parquet_rows(path: Path) -> int:
     """Rows in a Parquet file, from its metadata (no row is read)."""
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).metadata.num_rows
+    rows: int = pq.ParquetFile(path).metadata.num_rows
+    return rows
