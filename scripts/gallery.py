@@ -255,7 +255,12 @@ def collect(showcase: Showcase, project: Path, out: Path) -> dict[str, Any]:
     dag = captured(["uv", "run", "--no-sync", "dvc", "dag"], project)
     family = f"train.{card['model_family']}."
     key_params = {k: v for k, v in run["params"].items() if k in KEY_PARAMS or k.startswith(family)}
-    run_metrics = {k: v for k, v in sorted(run["metrics"].items()) if "/" not in k}
+    # Per-step series ("loss/step") and wall times change from run to run: not gallery material.
+    run_metrics = {
+        k: v
+        for k, v in sorted(run["metrics"].items())
+        if "/" not in k and not k.endswith("_seconds")
+    }
     answers = showcase.answers or {"(defaults)": ""}
 
     page = [
@@ -327,7 +332,10 @@ def template_commit() -> str:
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     )
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True)
+    # The gallery's own files do not make the template dirty: it rewrites them.
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".", ":!docs/gallery"], cwd=REPO, capture_output=True
+    )
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
@@ -391,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"error: unknown showcase {unknown}; the showcases are: {', '.join(known)}")
     wanted = args.only or (list(given) if given else list(known))
 
+    commit = template_commit()  # before anything is written
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     record_file = out / "gallery.json"
@@ -405,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             project = given.get(slug) or run_showcase(known[slug], work)
             lifecycle.step(f"gallery: collect {slug} from {project}")
             record["projects"][slug] = collect(known[slug], project, out)
-    record["template_commit"] = template_commit()
+    record["template_commit"] = commit
     record["projects"] = {s: record["projects"][s] for s in known if s in record["projects"]}
     record_file.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     write_index(out, record)
