@@ -81,7 +81,7 @@ def spark_recording(
 def test_stage_deps_hold_in_the_default_render(default_project: Project, tmp_path: Path):
     cases = stage_tests(default_project, tmp_path)
     assert all(cases.values()), [name for name, passed in cases.items() if not passed]
-    assert len(cases) == 7  # the order check and one check per stage
+    assert len(cases) == 13  # the order check, then a deps check and an imports check per stage
 
 
 def test_deleting_any_dep_line_fails_the_stage_deps_test(
