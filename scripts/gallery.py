@@ -136,12 +136,7 @@ def served(project: Path) -> Iterator[str]:
         lifecycle.wait_for_health(base, server)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        lifecycle.stop(server)
 
 
 def screenshot(base: str, target: Path) -> str:

@@ -87,6 +87,16 @@ def wait_for_health(base: str, process: subprocess.Popen[bytes], timeout: float 
     sys.exit(f"error: the server did not answer {base}/health within {timeout:.0f}s")
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server this script started (by its PID): politely, then for sure."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def predict(base: str, instance: dict[str, object]) -> dict[str, object]:
     request = urllib.request.Request(
         f"{base}/predict",
@@ -163,11 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    POST /predict {json.dumps({'instances': [instance]})}", flush=True)
         result = predict(base, instance)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     print(f"    prediction: {json.dumps(result)}")
     done(started)
     print(f"\nThe project is in {folder} (total {time.perf_counter() - total:.0f}s).")
