@@ -41,6 +41,29 @@ JINJA_LEFTOVER = re.compile(
 )
 
 
+# A CPU build of PyTorch that lies on this machine's disk. A deep-learning project's pyproject.toml
+# takes torch from the index named "pytorch-cpu" (PyTorch's CPU wheels); the tests cannot reach it,
+# so they point that name at a one-package index holding this file (and never download a CUDA build).
+TORCH_WHEEL_DIR = Path(os.environ.get("MLFOLIO_TORCH_WHEELS", "/opt/wheels"))
+
+
+def torch_index() -> Path | None:
+    """A local index (PEP 503) with the CPU torch wheels on disk, or None when there are none."""
+    wheels = sorted(TORCH_WHEEL_DIR.glob("torch-*+cpu-*.whl")) if TORCH_WHEEL_DIR.is_dir() else []
+    if not wheels:
+        return None
+    root = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlfolio-torch-index-{os.getuid()}"
+    page = root / "torch" / "index.html"
+    links = "".join(f'<a href="{w.as_uri()}">{w.name}</a>\n' for w in wheels)
+    html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
+    if not page.is_file() or page.read_text() != html:
+        page.parent.mkdir(parents=True, exist_ok=True)
+        tmp = page.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(html)
+        tmp.replace(page)  # atomic: two test workers may write it at once
+    return root
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for commands run inside a generated project.
 
@@ -63,6 +86,9 @@ def clean_env(**extra: str) -> dict[str, str]:
             "GIT_COMMITTER_EMAIL": "tests@example.com",
         }
     )
+    index = torch_index()
+    if index is not None:
+        env["UV_INDEX"] = f"pytorch-cpu={index.as_uri()}"
     env.update(extra)
     return env
 
