@@ -15,8 +15,10 @@ In one run (see README.md):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,7 @@ _spec.loader.exec_module(serve)
 PACKAGE = serve.PACKAGE
 CHUNK = 10_000
 PARTS = ("scoring", "monitor", "api")
+SETTINGS = ("off", "on")  # the prediction log
 
 # In the project's virtualenv: the input files, then scoring against the whole-frame predictor.
 SCORING_SNIPPET = """
@@ -94,7 +97,7 @@ log = PredictionLog(Path({logs!r}), max_bytes=10**9)
 log.start()
 for i in range(0, {rows}, 100):
     batch = [records[(i + j) % len(records)] for j in range(100)]
-    log.record(batch, ["x"] * 100, "m", "1", str(i))
+    log.record(json.dumps({{"instances": batch}}).encode(), batch, ["x"] * 100, "m", "1", str(i))
 log.stop()
 params = load_params(paths.params)
 window = params.monitor.model_copy(update={{"window_rows": {rows}}})
@@ -142,6 +145,14 @@ def bench_monitor(project: Path, work: Path, rows: int) -> dict:
 
 
 def bench_api(project: Path, work: Path, args: argparse.Namespace) -> dict:
+    """p50, p99 and server CPU per request at c=8, log off and on, round by round.
+
+    The servers run side by side; in each round the load alternates between them in bursts of
+    `--burst` seconds (`--seconds` of load each in all, each turn starting with the next server),
+    so that they meet the same load from the rest of the machine, which on a shared machine moves
+    more from one minute to the next than the log's cost does. With `--control`, a second server
+    with the log off ("control") shows how far two identical servers differ in the same run.
+    """
     rows = json.loads(
         serve.sh(
             [
@@ -155,41 +166,115 @@ def bench_api(project: Path, work: Path, args: argparse.Namespace) -> dict:
         .splitlines()[-1]
     )["rows"]
     argv = [str(project / ".venv" / "bin" / PACKAGE), "serve", "--port", "{port}"]
-    results: dict[str, list[dict]] = {"off": [], "on": []}
-    for repeat in range(args.repeats):
-        # Alternate which goes first, so neither always meets the other's leftovers (caches, load).
-        for setting in ("off", "on") if repeat % 2 == 0 else ("on", "off"):
-            env = {
-                "PREDICTION_LOG": "true" if setting == "on" else "false",
-                "PREDICTION_LOG_DIR": str(work / f"api-logs-{repeat}"),
-            }
-            server = serve.Server(
-                f"log {setting}", argv, project, work / f"server-{setting}.log", env
-            )
+    settings = (*SETTINGS, "control") if args.control else SETTINGS
+    servers = {}
+    for setting in settings:
+        env = {
+            "PREDICTION_LOG": "true" if setting == "on" else "false",
+            "PREDICTION_LOG_DIR": str(work / "api-logs"),
+        }
+        servers[setting] = serve.Server(
+            f"log {setting}", argv, project, work / f"server-{setting}.log", env
+        )
+    results: dict[str, list[dict]] = {setting: [] for setting in settings}
+    bursts = max(1, round(args.seconds / args.burst))
+    try:
+        for server in servers.values():
             server.start()
-            try:
-                for n in (1, 100):
-                    body = json.dumps({"instances": rows[:n]}).encode()
-                    r = serve.measure(server, serve.http_request("/predict", body), n, 8, args)
-                    results[setting].append(
-                        {
-                            "rows": n,
-                            "p50_ms": r.p50_ms,
-                            "p99_ms": r.p99_ms,
-                            "rps": r.rps,
-                            "cpu_ms": r.cpu_ms_per_request,
-                            "errors": r.errors,
-                        }
-                    )
+        for n in (1, 100):
+            request = serve.http_request("/predict", json.dumps({"instances": rows[:n]}).encode())
+            for server in servers.values():
+                run_load(server, request, args.warmup)
+            for repeat in range(args.repeats):
+                latencies: dict[str, list[float]] = {setting: [] for setting in settings}
+                cpu = dict.fromkeys(settings, 0.0)
+                elapsed = dict.fromkeys(settings, 0.0)
+                errors = dict.fromkeys(settings, 0)
+                for burst in range(bursts):
+                    # Each burst starts with the next server, so that none always follows another.
+                    first = (repeat + burst) % len(settings)
+                    turn = settings[first:] + settings[:first]
+                    for setting in turn:
+                        server = servers[setting]
+                        before = server.cpu()
+                        done, failed, seconds = run_load(server, request, args.burst)
+                        cpu[setting] += server.cpu() - before
+                        elapsed[setting] += seconds
+                        errors[setting] += failed
+                        latencies[setting] += done
+                for setting in settings:
+                    got = sorted(latencies[setting])
+                    result = {
+                        "rows": n,
+                        "p50_ms": quantile_ms(got, 0.50),
+                        "p99_ms": quantile_ms(got, 0.99),
+                        "rps": round(len(got) / elapsed[setting], 1),
+                        "cpu_ms": round(1000 * cpu[setting] / max(len(got), 1), 3),
+                        "errors": errors[setting],
+                    }
+                    results[setting].append(result)
                     print(
-                        f"  log {setting:3}, {n:>3} rows, c=8: p50 {r.p50_ms:6.2f} ms"
-                        f"  p99 {r.p99_ms:6.2f} ms  {r.rps:8.1f} req/s"
-                        f"  server CPU {r.cpu_ms_per_request:.3f} ms/request",
+                        f"  round {repeat + 1}, {setting:7}, {n:>3} rows, c=8:"
+                        f" p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms"
+                        f"  {result['rps']:8.1f} req/s"
+                        f"  server CPU {result['cpu_ms']:.3f} ms/request",
                         flush=True,
                     )
-            finally:
-                server.stop()
+    finally:
+        for server in servers.values():
+            server.stop()
     return results
+
+
+def run_load(
+    server: serve.Server, request: bytes, seconds: float
+) -> tuple[list[float], int, float]:
+    """Latencies (s), errors and elapsed time of `seconds` of load at concurrency 8."""
+    # bench/serve/run.py's load generator: 8 keep-alive connections, each sending the next
+    # request as soon as it has the answer.
+    return asyncio.run(serve._load(server.port, request, 8, seconds, 10**7))
+
+
+def quantile_ms(latencies: list[float], q: float) -> float:
+    return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+
+
+def summarize(api: dict[str, list[dict]], repeats: int) -> dict:
+    """Medians over the rounds; `on` (and `control`) against `off`, also round by round."""
+    summary: dict = {}
+    for n in (1, 100):
+        for setting, runs in api.items():
+            summary[f"{setting}_{n}"] = {
+                k: statistics.median(r[k] for r in runs if r["rows"] == n)
+                for k in ("p50_ms", "p99_ms", "rps", "cpu_ms")
+            }
+        off = summary[f"off_{n}"]
+        for setting in (s for s in api if s != "off"):
+            other = summary[f"{setting}_{n}"]
+            ratio = other["p99_ms"] / off["p99_ms"]
+            paired = sorted(
+                b["p99_ms"] / a["p99_ms"]
+                for a, b in zip(
+                    (r for r in api["off"] if r["rows"] == n),
+                    (r for r in api[setting] if r["rows"] == n),
+                    strict=True,
+                )
+            )
+            summary[f"p99_ratio_{setting}_{n}"] = ratio
+            summary[f"p99_ratio_by_round_{setting}_{n}"] = paired
+            print(
+                f"{n:>3} rows, c=8, medians of {repeats}: p99 off {off['p99_ms']:.2f} ms,"
+                f" {setting} {other['p99_ms']:.2f} ms: {setting} / off = {ratio:.3f}"
+                + (" (goal: within 1.10)" if setting == "on" else "")
+            )
+            print(
+                f"    round by round: median {statistics.median(paired):.3f}"
+                f" (from {paired[0]:.3f} to {paired[-1]:.3f});"
+                f" server CPU per request off {off['cpu_ms']:.3f} ms, {setting}"
+                f" {other['cpu_ms']:.3f} ms ({other['cpu_ms'] / off['cpu_ms']:.3f});"
+                f" p50 {setting} / off = {other['p50_ms'] / off['p50_ms']:.3f}"
+            )
+    return summary
 
 
 def main() -> None:
@@ -205,10 +290,19 @@ def main() -> None:
     parser.add_argument(
         "--log-rows", type=int, default=100_000, help="rows of prediction log monitored"
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each API load run")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="API load per setting (log off, on) per round"
+    )
+    parser.add_argument(
+        "--burst", type=float, default=0.5, help="seconds of load before switching off/on"
+    )
     parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--max-requests", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=2, help="off/on API rounds")
+    parser.add_argument("--repeats", type=int, default=2, help="API rounds")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also run a second server with the log off, to show the machine's noise",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
         "--parts",
@@ -240,29 +334,14 @@ def main() -> None:
                 f"{monitoring['command_seconds_default_window']:.2f}s"
             )
         if "api" in args.parts:
-            print("API with the prediction log off and on ...", flush=True)
+            print(
+                f"API with the prediction log off and on (load average {os.getloadavg()[0]:.1f})"
+                " ...",
+                flush=True,
+            )
             api = bench_api(project, work, args)
-    summary = {}
-    for n in (1, 100) if api else ():
-        for setting in ("off", "on"):
-            runs = [r for r in api[setting] if r["rows"] == n]
-            summary[f"{setting}_{n}"] = {
-                k: statistics.median(r[k] for r in runs)
-                for k in ("p50_ms", "p99_ms", "rps", "cpu_ms")
-            }
-        off, on = summary[f"off_{n}"]["p99_ms"], summary[f"on_{n}"]["p99_ms"]
-        ratio = on / off
-        print(
-            f"{n:>3} rows, c=8, medians of {args.repeats}: p99 off {off:.2f} ms, on {on:.2f} ms:"
-            f" on / off = {ratio:.3f} (goal: within 1.10)"
-        )
-        summary[f"p99_ratio_{n}"] = ratio
-        cpu_off, cpu_on = summary[f"off_{n}"]["cpu_ms"], summary[f"on_{n}"]["cpu_ms"]
-        print(
-            f"{n:>3} rows: server CPU per request off {cpu_off:.3f} ms, on {cpu_on:.3f} ms"
-            f" (on / off = {cpu_on / cpu_off:.3f}); p50 on / off ="
-            f" {summary[f'on_{n}']['p50_ms'] / summary[f'off_{n}']['p50_ms']:.3f}"
-        )
+            print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
+    summary = summarize(api, args.repeats) if api else {}
     if args.json:
         figures = {"scoring": scoring, "monitor": monitoring, "api": api, "summary": summary}
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

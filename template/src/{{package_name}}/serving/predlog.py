@@ -7,21 +7,25 @@ that must not be stored; the line then names them under `dropped`, so that `moni
 rather than counting them as missing.
 
 The inputs are the request's own JSON, cut out of the body as it arrived (it has passed validation
-by then), not the parsed rows encoded again: for a 100-instance request that is 0.06 ms of CPU
-instead of 0.35 ms (a request takes about 2 ms), and in a server that holds the GIL, CPU spent on
-the log is latency for the requests. So a value is logged as the client sent it: a number sent as
-"39.1" stays a string, an omitted nullable feature is absent. `monitor` reads them the way it reads
-a CSV file (numbers parsed, booleans in their usual spellings). Only when fields are dropped, or
-the body cannot be cut safely (a key written with escapes, "instance" inside a value), are the
-validated rows encoded instead.
+by then), not the parsed rows encoded again. So a value is logged as the client sent it: a number
+sent as "39.1" stays a string, an omitted nullable feature is absent. `monitor` reads them the way
+it reads a CSV file (numbers parsed, booleans in their usual spellings). Only when fields are
+dropped, or the body cannot be cut safely (a key written with escapes, "instance" inside a value),
+are the validated rows encoded instead.
 
-A request only appends its record to a bounded in-memory queue; a background thread wakes every
-FLUSH_SECONDS, writes everything waiting in one go, and gives the GIL back every SLICE_SECONDS
-while it builds the lines, so that it never holds the event loop up for long. When the disk cannot
-keep up and the queue is full, records are dropped and counted (a warning says how many), rather
-than making requests wait or memory grow. Files are named `predictions-<UTC time>.jsonl`, so their
-names sort by time; past PREDICTION_LOG_MAX_BYTES a new one starts, and only the newest
-PREDICTION_LOG_FILES are kept.
+The request builds its line itself and appends the bytes to a bounded queue; a background thread
+wakes every FLUSH_SECONDS and writes what is waiting with one `write`, which releases the GIL, so
+the disk is never on the request's path. Building the line takes a few bytes operations and one
+small encoding: 3 µs for a 1-row request, 22 µs for 100 rows, about 1% of the request's CPU; and
+the queue holds only bytes, which the garbage collector never scans. The earlier design queued the
+request and had the thread encode it: the thread then needed the GIL for every line, and
+profiling the server (py-spy) showed it waiting for the GIL most of the time it ran, each wait
+ending with the event loop forced to hand the GIL over. Now the thread holds the GIL for under a
+microsecond per request, and the log's CPU in all is 4 µs per 1-row request instead of 8 µs.
+When the disk cannot keep up and the queue is full, requests go unlogged and are counted (a warning
+says how many), rather than making requests wait or memory grow. Files are named
+`predictions-<UTC time>.jsonl`, so their names sort by time; past PREDICTION_LOG_MAX_BYTES a new one
+starts, and only the newest PREDICTION_LOG_FILES are kept.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,9 +46,8 @@ from ..config import Settings
 log = logging.getLogger(__name__)
 
 FILE_PREFIX = "predictions-"
-QUEUE_REQUESTS = 10_000  # requests' records waiting for the disk (the bodies: a few MB for 1-row requests)
-FLUSH_SECONDS = 0.02  # how long a record may wait to be written: one wake-up per period, not per request
-SLICE_SECONDS = 0.0002  # the writer gives the GIL back at least this often while it builds lines
+QUEUE_REQUESTS = 10_000  # lines waiting for the disk (the bodies: a few MB for 1-row requests)
+FLUSH_SECONDS = 0.02  # how long a line may wait to be written: one wake-up per period, not per request
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
@@ -75,21 +78,13 @@ def body_instances(body: bytes) -> bytes | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """One request, as the request handler hands it over: no encoding, no copying."""
-
-    seconds: float  # time.time() when it was answered
-    request_id: str | None
-    model: str
-    version: str | None
-    body: bytes
-    rows: list[dict[str, Any]] | None  # only when fields are dropped: otherwise the body is enough
-    predictions: list[Any]
+def _json_string(value: str | None) -> bytes:
+    """A JSON string (or null), escaped by the json module's C code: a quarter of json.dumps's time."""
+    return b"null" if value is None else encode_basestring_ascii(value).encode()
 
 
 class PredictionLog:
-    """A bounded queue of records and the thread that writes them to rotating JSON Lines files."""
+    """A bounded queue of JSON lines and the thread that writes them to rotating JSON Lines files."""
 
     def __init__(
         self,
@@ -104,14 +99,15 @@ class PredictionLog:
         self.max_bytes = max_bytes
         self.files = files
         self.capacity = capacity
-        self.dropped = 0  # instances lost because the queue was full or the disk failed
+        self.dropped = 0  # requests not logged because the queue was full or the disk failed
         # deque.append and popleft are atomic: the request never takes a lock or wakes the writer.
-        self._pending: deque[_Record | threading.Event | None] = deque()
+        self._pending: deque[bytes | threading.Event | None] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: BinaryIO | None = None
         self._written = 0
-        self._dropped_json = _ENCODE(sorted(self.drop)).encode()
+        self._dropped_json = b',"dropped":' + _ENCODE(sorted(self.drop)).encode() if self.drop else b""
+        self._second = (-1, b"")  # the last whole second formatted, and its text: one tuple, swapped whole
 
     @classmethod
     def from_settings(cls, settings: Settings, default_folder: Path) -> PredictionLog | None:
@@ -140,10 +136,12 @@ class PredictionLog:
         self._thread.join()
         self._thread = None
         if self.dropped:
-            log.warning("prediction log: %d records were dropped (the disk did not keep up)", self.dropped)
+            log.warning(
+                "prediction log: %d requests were not logged (queue full or disk failing)", self.dropped
+            )
 
     def flush(self) -> None:
-        """Wait until every record queued so far is written (for tests and benchmarks)."""
+        """Wait until every line queued so far is written (for tests and benchmarks)."""
         if self._thread is None:
             return
         written = threading.Event()
@@ -160,23 +158,54 @@ class PredictionLog:
         version: str | None,
         request_id: str | None,
     ) -> None:
-        """Queue a request's record: its raw body and its validated rows (used when fields are dropped).
+        """Queue a request's line: its raw body, or its validated rows when fields are dropped.
 
-        Never blocks: a full queue drops the record and counts its instances.
+        Never blocks: with the queue full the request is not logged, and is counted in `dropped`.
         """
         if len(self._pending) >= self.capacity:
-            self.dropped += len(rows)
+            self.dropped += 1
             return
-        # Holding the rows (a dict per instance) until the next write would make the garbage collector
-        # scan them again and again, which costs the event loop about as much as encoding them.
-        kept = rows if self.drop else None
-        self._pending.append(_Record(time.time(), request_id, model, version, body, kept, predictions))
+        self._pending.append(self._line(time.time_ns(), body, rows, predictions, model, version, request_id))
+
+    def _line(
+        self,
+        nanoseconds: int,
+        body: bytes,
+        rows: list[dict[str, Any]],
+        predictions: list[Any],
+        model: str,
+        version: str | None,
+        request_id: str | None,
+    ) -> bytes:
+        """One JSON line, the keys in a fixed order; the inputs are the body's own bytes when they can be."""
+        inputs = None if self.drop else body_instances(body)
+        if inputs is None:
+            drop = self.drop
+            inputs = _ENCODE([{k: v for k, v in row.items() if k not in drop} for row in rows]).encode()
+        return b'{"time":"%s","request_id":%s,"model":%s,"version":%s,"predictions":%s,"inputs":%s%s}\n' % (
+            self._time(nanoseconds),
+            _json_string(request_id),
+            _json_string(model),
+            _json_string(version),
+            _ENCODE(predictions).encode(),
+            inputs,
+            self._dropped_json,
+        )
+
+    def _time(self, nanoseconds: int) -> bytes:
+        """ISO 8601 in UTC to the millisecond, as datetime.isoformat writes it; the second is formatted once."""
+        second, rest = divmod(nanoseconds, 1_000_000_000)
+        cached, text = self._second
+        if second != cached:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+            self._second = (second, text)
+        return b"%s.%03d+00:00" % (text, rest // 1_000_000)
 
     def _run(self) -> None:
         while True:
             self._wake.wait(FLUSH_SECONDS)
-            self._wake.clear()  # before draining: a record queued from now on gets the next round
-            records: list[_Record] = []
+            self._wake.clear()  # before draining: a line queued from now on gets the next round
+            lines: list[bytes] = []
             waiting: list[threading.Event] = []
             stopping = False
             while self._pending:
@@ -186,58 +215,28 @@ class PredictionLog:
                 elif isinstance(item, threading.Event):
                     waiting.append(item)
                 else:
-                    records.append(item)
-            if records:
-                self._write(records)
+                    lines.append(item)
+            if lines:
+                self._write(lines)
             for event in waiting:
                 event.set()
             if stopping:
                 self._close()
                 return
 
-    def _line(self, record: _Record) -> bytes:
-        """One JSON line; the inputs are the body's own bytes unless fields are dropped."""
-        inputs = None if record.rows is not None else body_instances(record.body)
-        if inputs is None:
-            inputs = _ENCODE(self._rows(record)).encode()
-        head = {
-            "time": datetime.fromtimestamp(record.seconds, UTC).isoformat(timespec="milliseconds"),
-            "request_id": record.request_id,
-            "model": record.model,
-            "version": record.version,
-            "predictions": record.predictions,
-        }
-        dropped = b',"dropped":' + self._dropped_json if self.drop else b""
-        return _ENCODE(head)[:-1].encode() + b',"inputs":' + inputs + dropped + b"}\n"
-
-    def _rows(self, record: _Record) -> list[dict[str, Any]]:
-        """The validated rows without the dropped fields (or, rarely, parsed again from the body)."""
-        if record.rows is None:  # the body could not be cut safely: json.loads keeps the last of a key
-            body = json.loads(record.body)
-            return list(body["instances"]) if "instances" in body else [body["instance"]]
-        drop = self.drop
-        return [{k: v for k, v in row.items() if k not in drop} for row in record.rows]
-
-    def _write(self, records: list[_Record]) -> None:
-        lines = []
-        slice_ends = time.perf_counter() + SLICE_SECONDS
-        for record in records:
-            lines.append(self._line(record))
-            if time.perf_counter() > slice_ends:
-                time.sleep(0)  # give the GIL back: the event loop may be waiting for it
-                slice_ends = time.perf_counter() + SLICE_SECONDS
+    def _write(self, lines: list[bytes]) -> None:
         data = b"".join(lines)
         try:
             handle = self._open()
-            handle.write(data)
+            handle.write(data)  # the system calls are made without the GIL
             handle.flush()
             self._written += len(data)
             if self._written >= self.max_bytes:
                 self._close()
         except OSError:
             # The log must never take the API down: say so, count the loss, carry on.
-            log.exception("prediction log: could not write %d requests to %s", len(records), self.folder)
-            self.dropped += sum(len(r.predictions) for r in records)
+            log.exception("prediction log: could not write %d requests to %s", len(lines), self.folder)
+            self.dropped += len(lines)
 
     def _open(self) -> BinaryIO:
         if self._handle is None:

@@ -128,7 +128,8 @@ class Service:
             probabilities = [dict(zip(card.classes, row, strict=True)) for row in rounded]
         self.metrics.observe_predictions(predictions, regression)
         if self.prediction_log:
-            # The body as sent (it has passed validation): the log encodes nothing on the request's path.
+            # The body as sent (it has passed validation): the log cuts the instances out of it
+            # instead of encoding the rows again.
             self.prediction_log.record(
                 raw_body, rows, predictions, card.name, card.version, request_id_var.get()
             )
