@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,8 +43,9 @@ JINJA_LEFTOVER = re.compile(
 
 
 # A CPU build of PyTorch that lies on this machine's disk. A deep-learning project's pyproject.toml
-# takes torch from the index named "pytorch-cpu" (PyTorch's CPU wheels); the tests cannot reach it,
-# so they point that name at a one-package index holding this file (and never download a CUDA build).
+# takes torch from the index named "pytorch-cpu" (PyTorch's CPU wheels); the tests cannot reach
+# it, so they point that name at a one-package index holding this file (and never download a
+# CUDA build).
 TORCH_WHEEL_DIR = Path(os.environ.get("MLFOLIO_TORCH_WHEELS", "/opt/wheels"))
 
 
@@ -52,7 +54,7 @@ def torch_index() -> Path | None:
     wheels = sorted(TORCH_WHEEL_DIR.glob("torch-*+cpu-*.whl")) if TORCH_WHEEL_DIR.is_dir() else []
     if not wheels:
         return None
-    root = Path(os.environ.get("TMPDIR", "/tmp")) / f"mlfolio-torch-index-{os.getuid()}"
+    root = Path(tempfile.gettempdir()) / f"mlfolio-torch-index-{os.getuid()}"
     page = root / "torch" / "index.html"
     links = "".join(f'<a href="{w.as_uri()}">{w.name}</a>\n' for w in wheels)
     html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
@@ -340,6 +342,24 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
 def piped_project(main_job: MainJob) -> Project:
     """The default project after the README's main command: every stage has run once."""
     return main_job.project
+
+
+@pytest.fixture(scope="session")
+def deep_learning_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """deep_learning=True (defaults otherwise), synced (torch from the local CPU index), piped.
+
+    `train.selection.rule: model` serves the MLP: on penguins cross-validation ties it with the
+    linear baseline, and the tie goes to the simpler model. The baseline is still trained and
+    reported, and the champion gate decides as for any model.
+    """
+    path = render(tmp_path_factory.mktemp("deep-learning") / "project", deep_learning=True)
+    params_file = path / "params.yaml"
+    text = params_file.read_text()
+    assert "  model: mlp  #" in text and "    rule: cv  #" in text
+    params_file.write_text(text.replace("    rule: cv  #", "    rule: model  #", 1))
+    project = synced(path, DEFAULT_PACKAGE)
+    project.uv("run", "dvc", "repro", timeout=1200)
+    return project
 
 
 # ---- the Spark engine: built only when a test asks (it needs Java 17+ and a large install) ----

@@ -36,7 +36,7 @@ def test_scale_report_without_results_says_what_to_run(tmp_path):
     assert "run the benchmark first" in result.stderr
 
 
-@pytest.mark.parametrize("bench", ["loop", "monitor", "scale", "serve", "tracking"])
+@pytest.mark.parametrize("bench", ["deep", "loop", "monitor", "scale", "serve", "tracking"])
 def test_benchmark_scripts_explain_their_options(bench: str):
     output = run([sys.executable, f"bench/{bench}/run.py", "--help"], REPO).stdout
     assert "usage:" in output and "--" in output

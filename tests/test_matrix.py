@@ -132,12 +132,20 @@ def test_matrix_covers_every_choice_and_every_pair():
 def shared_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One environment for every render's `make typecheck` and `make lint`, instead of one each.
 
-    A render with every answer that adds code or tools (Spark, Optuna, notebooks) is synced once;
+    A render with every answer that adds code or tools (Spark, Optuna, notebooks, PyTorch) is synced
+    once (torch from the local CPU index that clean_env names);
     `uv run` in each render uses its venv as is (UV_NO_SYNC), and mypy keeps one cache, so the
     third-party packages are analysed once and each render checks only its own src/.
     """
     root = tmp_path_factory.mktemp("shared-env")
-    union = render(root / "p", tasks=False, engine="spark", tuning=True, include_notebooks=True)
+    union = render(
+        root / "p",
+        tasks=False,
+        engine="spark",
+        tuning=True,
+        include_notebooks=True,
+        deep_learning=True,
+    )
     run([uv_bin(), "sync", "--quiet", "--no-install-project"], union, timeout=900)
     return clean_env(
         UV_PROJECT_ENVIRONMENT=str(union / ".venv"),

@@ -6,8 +6,8 @@
 
 Three ways to run the very same training (baseline + random forest, 5-fold CV each, export to
 skops and ONNX), each in a fresh process as `dvc repro` would start it, side by side:
-- plain:   the train stage without tracking (`run_train(track=False)`, i.e. `train --no-tracking`);
-- tracked: the train stage as the pipeline runs it (`run_train(track=True)`);
+- plain:   the train stage without tracking (`train --no-tracking`);
+- tracked: the train stage as the pipeline runs it;
 - naive:   the plain stage, then MLflow logging the way tutorials do it: log params and metrics,
            `mlflow.sklearn.log_model(..., input_example=..., registered_model_name=...)` with
            MLflow inferring requirements and signature, all after training, in the same thread.
@@ -37,15 +37,20 @@ PACKAGE = "penguin_species_classifier"
 VARIANTS = ("plain", "tracked", "naive")
 
 # Runs in the project's virtualenv, one process per measurement.
+# Each variant runs the train stage as its command does (`stages.run`, which opens the MLflow run
+# before importing the model stack), and exits as the command does (gc.freeze at exit).
 VARIANT_SNIPPET = """
+import atexit
+import gc
 import sys
+atexit.register(gc.freeze)
 variant = sys.argv[1]
+from {package} import stages
 from {package}.config import get_paths, load_params
-from {package}.training.train import run_train
 
 paths = get_paths()
 params = load_params(paths.params)
-card = run_train(params, paths, track=variant == "tracked")
+card = stages.run("train", params, paths, track=variant == "tracked")
 if variant == "naive":
     import json
     import mlflow
@@ -60,8 +65,8 @@ if variant == "naive":
     mlflow.set_experiment(params.project)
     with mlflow.start_run():
         mlflow.log_params(flatten(params.model_dump(mode="json")))
-        mlflow.log_metrics(card.metrics)
-        mlflow.log_metrics({{f"baseline_{{k}}": v for k, v in card.baseline_metrics.items()}})
+        mlflow.log_metrics(card["metrics"])
+        mlflow.log_metrics({{f"baseline_{{k}}": v for k, v in card["baseline_metrics"].items()}})
         mlflow.sklearn.log_model(
             load_skops(paths.pipeline),
             name="model",

@@ -567,8 +567,9 @@ def build_model_card(params: Params, paths: Paths) -> str:
             "",
             "## Model details",
             "",
-            f"- {out.family.capitalize()} (`{card.model_family}`), a scikit-learn pipeline that prepares "
-            "each group of columns as below (read from the fitted pipeline), then fits the model:",
+            # The first letter only: capitalize() would lower the rest ("PyTorch MLP" -> "Pytorch mlp").
+            f"- {out.family[:1].upper()}{out.family[1:]} (`{card.model_family}`), a scikit-learn pipeline that "
+            "prepares each group of columns as below (read from the fitted pipeline), then fits the model:",
             *[f"  - {line}" for line in preprocessing_lines(card.preprocessing)],
             f"- Trained {card.created_at.isoformat()}; registry version: {card.version or 'not registered'}"
             f"{' (' + tracked.champion + ')' if tracked.champion else ''}.",

@@ -374,9 +374,11 @@ class TrainingRun:
         model_name: str,
         pip_requirements: list[str],
         trusted_types: list[str],
+        curves: dict[str, list[float]] | None = None,
         tags: dict[str, str],
     ) -> Logged:
-        """Log params, metrics, tags, datasets and the model; register it and decide the champion."""
+        """Log params, metrics, tags, datasets, the model and a network's per-epoch curves; register the
+        model and decide the champion."""
         import mlflow
         import mlflow.sklearn
         from mlflow.data.pandas_dataset import from_pandas
@@ -400,6 +402,7 @@ class TrainingRun:
                 serialization_format="skops",
                 skops_trusted_types=trusted_types,
             )
+            _log_curves(run.info.run_id, curves or {})
             # Linked to the model and the test set, so the registry's model page shows them.
             mlflow.log_metrics(metrics, model_id=logged.model_id, dataset=evaluation)
             promotion = register_and_promote(
@@ -423,6 +426,24 @@ class TrainingRun:
                 registered_model_uri=f"models:/{model_name}/{promotion.version}",
                 promotion=promotion,
             )
+
+
+def _log_curves(run_id: str, curves: dict[str, list[float]]) -> None:
+    """Per-epoch curves as metrics `epoch_<name>` with step = epoch (1, 2, ...), in one batch call."""
+    import time
+
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"epoch_{name}", float(value), now, epoch)
+        for name, values in curves.items()
+        for epoch, value in enumerate(values, start=1)
+    ]
+    client = MlflowClient()
+    for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
 def _log_params(params: dict[str, Any]) -> None:

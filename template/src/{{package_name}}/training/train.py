@@ -38,7 +38,7 @@ from ..model_io import trusted_types
 from . import registry
 from .calibration import calibrate, held_out_log_loss, method_for, verdict
 from .card import build_model_card
-from .export import export
+from .export import export, network_of
 from .metrics import (
     SCORERS,
     check_metric,
@@ -397,6 +397,15 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy", "scipy")]
 
 
+def learning_curves(pipeline: Pipeline) -> dict[str, list[float]]:
+    """A network's per-epoch curves (its `history_`: name -> one value per epoch), else none.
+
+    MLflow draws them as the run's training and validation curves; a scikit-learn model has none.
+    """
+    history: dict[str, list[float]] = getattr(network_of(pipeline), "history_", None) or {}
+    return history
+
+
 def for_serving(pipeline: Pipeline) -> Pipeline:
     """The fitted pipeline as served: no thread pool per prediction (a request is a few rows)."""
     model = pipeline.named_steps["model"]
@@ -474,6 +483,7 @@ def run_train(params: Params, paths: Paths, track: bool = True) -> ModelCard:
                 },
                 pip_requirements=pip_requirements(),
                 trusted_types=trusted_types(),
+                curves=learning_curves(model),
             )
             log.info("champion: %s (MLflow run %s)", logged.promotion.describe(), logged.run_id)
 
