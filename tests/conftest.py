@@ -34,7 +34,7 @@ from copier import run_copy
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "penguin_species_classifier"
 # What Copier reads of the repository: a copy of these is a template.
-TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "partials")
 # Jinja that survived rendering: an expression or a block tag.
 JINJA_LEFTOVER = re.compile(
     r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b"

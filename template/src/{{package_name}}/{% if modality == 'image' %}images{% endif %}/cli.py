@@ -1,0 +1,79 @@
+"""The image project's command line: one command per pipeline stage (see stages.py), and `serve`.
+
+`dvc repro` runs the stages in order (dvc.yaml); each command also runs on its own. Expected
+failures (bad images, bad params, a failed parity check) print one clear message and exit 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from ..config import ConfigError, get_paths
+from ..data.io import DataError
+from .params import ImagePaths, load_image_params
+from .stages import STAGES, TRACKED
+
+app = typer.Typer(
+    help=f"Run the image pipeline's stages ({', '.join(STAGES)}) or serve the model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger(__name__)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "git", "onnxscript", "torch"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(name: str, **options: Any) -> None:
+    """Run stage `name` with the project's params; a problem the user can fix exits 1 with its message."""
+    _setup_logging()
+    started = time.perf_counter()
+    try:
+        paths = ImagePaths(get_paths())
+        STAGES[name](load_image_params(paths.base.params), paths, **options)
+    except (ConfigError, DataError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    log.info("%s finished in %.1fs", name, time.perf_counter() - started)
+
+
+def _command(name: str) -> Callable[..., None]:
+    """The command for stage `name`: its help is the stage's docstring."""
+    if name in TRACKED:
+
+        def tracked(
+            no_tracking: Annotated[
+                bool, typer.Option("--no-tracking", help="Skip MLflow (faster; nothing is logged or registered).")
+            ] = False,
+        ) -> None:
+            _run(name, track=not no_tracking)
+
+        command: Callable[..., None] = tracked
+    else:
+
+        def untracked() -> None:
+            _run(name)
+
+        command = untracked
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = STAGES[name].__doc__
+    return command
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {name: _command(name) for name in STAGES}
+for _name, _command_fn in COMMANDS.items():
+    app.command(name=_name)(_command_fn)
