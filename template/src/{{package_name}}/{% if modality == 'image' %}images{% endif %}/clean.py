@@ -24,7 +24,7 @@ from typing import Any
 
 from ..data.io import DataError, atomic_path, write_json
 from .params import ImageCleanParams, ImageParams, ImagePaths
-from .preprocess import ImageTooLargeError, NotAnImageError, decode
+from .preprocess import CorruptImageError, ImageTooLargeError, NotAnImageError, decode
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def inspect_file(file: Path, root: Path, settings: ImageCleanParams, seen: dict[
         image = decode(data, settings.max_pixels)
     except ImageTooLargeError as exc:
         return Verdict(relative, label, digest, reason=TOO_LARGE, detail=str(exc))
-    except NotAnImageError as exc:
+    except (NotAnImageError, CorruptImageError) as exc:
         return Verdict(relative, label, digest, reason=NOT_AN_IMAGE, detail=str(exc))
     width, height = image.size
     if width < settings.min_width or height < settings.min_height:

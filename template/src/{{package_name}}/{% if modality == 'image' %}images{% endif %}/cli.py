@@ -77,3 +77,54 @@ def _command(name: str) -> Callable[..., None]:
 COMMANDS: dict[str, Callable[..., Any]] = {name: _command(name) for name in STAGES}
 for _name, _command_fn in COMMANDS.items():
     app.command(name=_name)(_command_fn)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the trained model with FastAPI (demo page at /, API docs at /docs)."""
+    import uvicorn
+
+    from ..config import Settings
+    from ..serving.security import check_auth_settings
+
+    _setup_logging()
+    try:
+        check_auth_settings(Settings())
+    except ConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    uvicorn.run(
+        f"{__package__}.serving:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # the app logs each request as one JSON line with its request id
+    )
+
+
+def _tabular_only(name: str) -> None:
+    typer.secho(
+        f"`{name}` is for tabular projects (it scores or monitors rows); an image project classifies "
+        f"images through its API: `uv run {__package__.split('.')[0]} serve`, then POST an image to /predict.",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def predict() -> None:
+    """Not in image projects: batch scoring of rows is for tabular projects (use the API's /predict)."""
+    _tabular_only("predict")
+
+
+@app.command()
+def monitor() -> None:
+    """Not in image projects: drift monitoring of rows is for tabular projects."""
+    _tabular_only("monitor")

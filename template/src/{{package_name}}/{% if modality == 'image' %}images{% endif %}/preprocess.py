@@ -32,6 +32,10 @@ class NotAnImageError(ImageError):
     """The bytes are not in an image format Pillow knows, or they are truncated or corrupt."""
 
 
+class CorruptImageError(ImageError):
+    """The bytes start like an image but do not decode: truncated or damaged."""
+
+
 class ImageTooLargeError(ImageError):
     """The image declares more pixels than allowed (a decompression bomb, or just too large)."""
 
@@ -49,7 +53,7 @@ class Shape:
 
 
 def decode(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode image bytes fully; raise NotAnImageError or ImageTooLargeError with the reason.
+    """Decode image bytes fully; raise NotAnImageError, CorruptImageError or ImageTooLargeError.
 
     The size in the header is checked before any pixel is decoded, so a small file that unpacks to
     gigabytes (a decompression bomb) costs nothing.
@@ -69,7 +73,7 @@ def decode(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
-        raise NotAnImageError(f"the image is truncated or corrupt ({exc})") from exc
+        raise CorruptImageError(f"the image is truncated or corrupt ({exc})") from exc
     return image
 
 
