@@ -52,7 +52,9 @@ def read_card(path: Path) -> ImageCard:
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} not found; train a model first (`uv run dvc repro`).") from exc
     except ValueError as exc:
-        raise ConfigError(f"{path} is not an image model card ({exc}); retrain with `uv run dvc repro`.") from exc
+        raise ConfigError(
+            f"{path} is not an image model card ({exc}); retrain with `uv run dvc repro`."
+        ) from exc
 
 
 def write_card(path: Path, card: ImageCard) -> None:

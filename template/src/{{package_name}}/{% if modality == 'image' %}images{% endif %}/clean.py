@@ -81,7 +81,12 @@ def judge(root: Path, settings: ImageCleanParams) -> list[Verdict]:
     small = {label for label, count in usable.items() if count < settings.min_per_class}
     return [
         Verdict(
-            v.path, v.label, v.sha256, v.width, v.height, SMALL_CLASS,
+            v.path,
+            v.label,
+            v.sha256,
+            v.width,
+            v.height,
+            SMALL_CLASS,
             f"class {v.label!r} has {usable[v.label]} usable images, under clean.min_per_class "
             f"({settings.min_per_class})",
         )
@@ -123,7 +128,8 @@ def run_clean(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
         raise DataError(f"{root} does not exist; run `collect` first (or `uv run dvc repro`).")
     verdicts = judge(root, params.clean)
     report = quality(verdicts)
-    assert report["rows_in"] == report["rows_clean"] + report["rows_quarantined"]
+    if report["rows_in"] != report["rows_clean"] + report["rows_quarantined"]:
+        raise RuntimeError(f"clean lost images: {report}")  # a bug, never the data's fault
     if len(report["classes"]) < 2:
         raise DataError(
             f"{len(report['classes'])} class(es) left after cleaning (quarantine reasons: "

@@ -57,7 +57,8 @@ def _command(name: str) -> Callable[..., None]:
 
         def tracked(
             no_tracking: Annotated[
-                bool, typer.Option("--no-tracking", help="Skip MLflow (faster; nothing is logged or registered).")
+                bool,
+                typer.Option("--no-tracking", help="Skip MLflow (faster; nothing is logged or registered)."),
             ] = False,
         ) -> None:
             _run(name, track=not no_tracking)

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 class SmallCNN(nn.Module):
     """conv-relu-pool twice, then a 64-unit head; input (n, channels, size, size) with values 0..255."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, channels: int, size: int, classes: int, width: int, mean: float, std: float) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
@@ -100,7 +103,9 @@ def fit(
     torch.manual_seed(settings.seed)
     device = pick_device(settings.device)
     _, channels, size, _ = x_train.shape
-    model = SmallCNN(channels, size, classes, settings.width, float(x_train.mean() / 255), float(x_train.std() / 255))
+    model = SmallCNN(
+        channels, size, classes, settings.width, float(x_train.mean() / 255), float(x_train.std() / 255)
+    )
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
@@ -126,7 +131,11 @@ def fit(
             logits = model(val_inputs)
             val_loss = float(loss_fn(logits, val_targets))
             predicted = logits.argmax(dim=1).cpu().numpy()
-        record = {"train_loss": total / len(order), "val_loss": val_loss, "val_score": score(y_val, predicted)}
+        record = {
+            "train_loss": total / len(order),
+            "val_loss": val_loss,
+            "val_score": score(y_val, predicted),
+        }
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, record)

@@ -60,8 +60,15 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], target: Any) -> None:
     ax.set_xticklabels(classes, rotation=90)
     ax.set_yticklabels(classes)
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > matrix.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if count > matrix.max() / 2 else "black",
+        )
     ax.set_title("Confusion matrix (test split)")
     fig.tight_layout()
     with atomic_path(target) as tmp:
@@ -75,7 +82,9 @@ def write_gallery(paths: ImagePaths, mistakes: list[dict[str, Any]]) -> list[dic
     for number, mistake in enumerate(mistakes):
         with Image.open(paths.raw_images / mistake["path"]) as image:
             scale = max(1, GALLERY_PIXELS // max(1, min(image.size)))
-            thumb = image.convert("RGB").resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+            thumb = image.convert("RGB").resize(
+                (image.width * scale, image.height * scale), Image.Resampling.NEAREST
+            )
         name = f"{number:02d}.png"
         thumb.save(paths.gallery / name)
         mistake["thumbnail"] = f"figures/misclassified/{name}"
@@ -104,7 +113,10 @@ def run_evaluate(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
     gallery = write_gallery(paths, mistakes[: params.evaluate.gallery_max])
     plot_confusion(matrix, classes, paths.figures / "confusion_matrix.png")
     paths.plots.mkdir(parents=True, exist_ok=True)
-    with atomic_path(paths.plots / "confusion.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
+    with (
+        atomic_path(paths.plots / "confusion.csv") as tmp,
+        tmp.open("w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(["actual", "predicted"])
         writer.writerows([classes[t], classes[p]] for t, p in zip(y_true, y_pred, strict=True))
@@ -117,6 +129,10 @@ def run_evaluate(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
         "test_images": len(y_true),
     }
     write_json(paths.metrics, metrics)
-    log.info("test: accuracy %.4f, f1_macro %.4f, %d misclassified", metrics["accuracy"], metrics["f1_macro"],
-             len(mistakes))
+    log.info(
+        "test: accuracy %.4f, f1_macro %.4f, %d misclassified",
+        metrics["accuracy"],
+        metrics["f1_macro"],
+        len(mistakes),
+    )
     return metrics

@@ -66,13 +66,18 @@ def export_onnx(model: SmallCNN, example: np.ndarray, target: Path, opset: int) 
         optimize=True,
         verbose=False,
     )
-    assert program is not None
+    if program is None:
+        raise RuntimeError(
+            "torch.onnx.export returned no program; the dynamo exporter is needed (torch>=2.6)"
+        )
     with atomic_path(target) as tmp:
         program.save(tmp, external_data=False)
     return target
 
 
-def check_parity(model: SmallCNN, onnx_file: Path, pixels: np.ndarray, batch_sizes: list[int], atol: float) -> Parity:
+def check_parity(
+    model: SmallCNN, onnx_file: Path, pixels: np.ndarray, batch_sizes: list[int], atol: float
+) -> Parity:
     """Compare torch and ONNX Runtime on `pixels`, cut into batches of each size (the last may be short)."""
     import onnxruntime as ort
 

@@ -46,7 +46,10 @@ def run_featurize(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
     classes = sorted(set(labels))
     shape = Shape(params.image.size, params.image.channels)
     pixels = np.stack(
-        [preprocess((paths.raw_images / row["path"]).read_bytes(), shape, params.clean.max_pixels) for row in rows]
+        [
+            preprocess((paths.raw_images / row["path"]).read_bytes(), shape, params.clean.max_pixels)
+            for row in rows
+        ]
     )
     targets = np.array([classes.index(label) for label in labels], dtype=np.int64)
     parts = split_indices(labels, params.split.test_size, params.split.val_size, params.split.seed)
@@ -54,9 +57,8 @@ def run_featurize(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
     for name, index in parts.items():
         arrays[f"x_{name}"] = pixels[index]
         arrays[f"y_{name}"] = targets[index]
-    with atomic_path(paths.arrays) as tmp:
-        with tmp.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
+    with atomic_path(paths.arrays) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
     which = np.empty(len(rows), dtype=object)
     for name, index in parts.items():
         which[index] = name

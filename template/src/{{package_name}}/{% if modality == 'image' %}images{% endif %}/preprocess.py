@@ -61,7 +61,9 @@ def decode(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as exc:
-        raise NotAnImageError("not an image in a format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP)") from exc
+        raise NotAnImageError(
+            "not an image in a format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP)"
+        ) from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLargeError(
@@ -83,11 +85,9 @@ def to_array(image: Image.Image, shape: Shape) -> np.ndarray:
     if converted.size != (shape.size, shape.size):
         converted = converted.resize((shape.size, shape.size), Image.Resampling.BILINEAR)
     pixels = np.asarray(converted, dtype=np.float32)
-    if pixels.ndim == 2:
-        pixels = pixels[np.newaxis, :, :]
-    else:
-        pixels = np.ascontiguousarray(pixels.transpose(2, 0, 1))
-    return pixels
+    if pixels.ndim == 2:  # L: one plane
+        return pixels[np.newaxis, :, :]
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))  # RGB: (H, W, C) to (C, H, W)
 
 
 def preprocess(data: bytes, shape: Shape, max_pixels: int) -> np.ndarray:

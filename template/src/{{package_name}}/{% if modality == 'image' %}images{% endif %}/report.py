@@ -24,62 +24,98 @@ def results_lines(card: ImageCard, metrics: dict[str, Any]) -> list[str]:
     """The results table: the CNN against the baseline on the test split."""
     rows = [
         ["CNN (served, ONNX)", f"{metrics['accuracy']:.4f}", f"{metrics['f1_macro']:.4f}"],
-        ["Logistic regression on downscaled pixels", f"{card.baseline_metrics['accuracy']:.4f}",
-         f"{card.baseline_metrics['f1_macro']:.4f}"],
+        [
+            "Logistic regression on downscaled pixels",
+            f"{card.baseline_metrics['accuracy']:.4f}",
+            f"{card.baseline_metrics['f1_macro']:.4f}",
+        ],
     ]
     return _table(["model", "accuracy", "f1_macro"], rows)
 
 
-def report_text(card: ImageCard, metrics: dict[str, Any], quality: dict[str, Any], raw: dict[str, Any]) -> str:
+def report_text(
+    card: ImageCard, metrics: dict[str, Any], quality: dict[str, Any], raw: dict[str, Any]
+) -> str:
     """REPORT.md."""
-    lines = [f"# {card.name}: report", "", f"Model trained {card.trained_at} on {raw.get('source')} data "
-             f"({raw.get('files')} files, {len(card.classes)} classes).", "", "## Data", ""]
+    lines = [
+        f"# {card.name}: report",
+        "",
+        f"Model trained {card.trained_at} on {raw.get('source')} data "
+        f"({raw.get('files')} files, {len(card.classes)} classes).",
+        "",
+        "## Data",
+        "",
+    ]
     lines += _table(
         ["images in", "clean", "quarantined", "reasons"],
-        [[quality["rows_in"], quality["rows_clean"], quality["rows_quarantined"],
-          ", ".join(f"{k}: {v}" for k, v in quality["quarantine_reasons"].items()) or "none"]],
+        [
+            [
+                quality["rows_in"],
+                quality["rows_clean"],
+                quality["rows_quarantined"],
+                ", ".join(f"{k}: {v}" for k, v in quality["quarantine_reasons"].items()) or "none",
+            ]
+        ],
     )
     lines += ["", f"Split (seeded, stratified): {card.data}.", "", "## Results (test split)", ""]
     lines += results_lines(card, metrics)
     lines += ["", "### Per class", ""]
     lines += _table(
         ["class", "precision", "recall", "f1", "support"],
-        [[name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
-         for name, m in metrics["per_class"].items()],
+        [
+            [name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"]]
+            for name, m in metrics["per_class"].items()
+        ],
     )
     lines += ["", "![Confusion matrix](figures/confusion_matrix.png)", "", "## Misclassified test images", ""]
     shown = metrics["misclassified"]["shown"]
     if shown:
-        lines += [f"{metrics['misclassified']['count']} of {metrics['test_images']} test images are misclassified; "
-                  f"the {len(shown)} most confident mistakes:", ""]
+        lines += [
+            f"{metrics['misclassified']['count']} of {metrics['test_images']} test images are misclassified; "
+            f"the {len(shown)} most confident mistakes:",
+            "",
+        ]
         lines += _table(
             ["image", "actual", "predicted", "confidence"],
-            [[f"![{m['path']}]({m['thumbnail']})", m["actual"], m["predicted"], f"{m['confidence']:.2f}"]
-             for m in shown],
+            [
+                [f"![{m['path']}]({m['thumbnail']})", m["actual"], m["predicted"], f"{m['confidence']:.2f}"]
+                for m in shown
+            ],
         )
     else:
         lines.append("None: every test image is classified correctly.")
     training = card.training
-    lines += ["", "## Training", "",
-              f"{training['epochs_run']} epochs on {training['device']} ({training['seconds_per_epoch']} s each), "
-              f"best validation loss at epoch {training['best_epoch']} (those weights are kept). "
-              f"ONNX parity, max |torch - onnxruntime| by batch size: {card.parity}.", ""]
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"{training['epochs_run']} epochs on {training['device']} ({training['seconds_per_epoch']} s each), "
+        f"best validation loss at epoch {training['best_epoch']} (those weights are kept). "
+        f"ONNX parity, max |torch - onnxruntime| by batch size: {card.parity}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def card_text(card: ImageCard, metrics: dict[str, Any]) -> str:
     """MODEL_CARD.md."""
-    lines = [f"# Model card: {card.name}", "",
-             f"- Version: {card.version or 'not registered (trained with --no-tracking)'}",
-             f"- Trained: {card.trained_at}",
-             "- Model: a small CNN (two convolution blocks) in PyTorch, served from its ONNX export",
-             f"- Input: one image, resized to {card.input.size}x{card.input.size} {card.input.mode}",
-             f"- Classes: {', '.join(card.classes)}",
-             f"- Test {card.primary_metric}: {metrics[card.primary_metric]:.4f} "
-             f"(baseline {card.baseline_metrics[card.primary_metric]:.4f})", "",
-             "## Limits", "",
-             "It knows only the classes above and answers with one of them for any image, even one of "
-             "something else: check the probabilities before trusting an answer.", ""]
+    lines = [
+        f"# Model card: {card.name}",
+        "",
+        f"- Version: {card.version or 'not registered (trained with --no-tracking)'}",
+        f"- Trained: {card.trained_at}",
+        "- Model: a small CNN (two convolution blocks) in PyTorch, served from its ONNX export",
+        f"- Input: one image, resized to {card.input.size}x{card.input.size} {card.input.mode}",
+        f"- Classes: {', '.join(card.classes)}",
+        f"- Test {card.primary_metric}: {metrics[card.primary_metric]:.4f} "
+        f"(baseline {card.baseline_metrics[card.primary_metric]:.4f})",
+        "",
+        "## Limits",
+        "",
+        "It knows only the classes above and answers with one of them for any image, even one of "
+        "something else: check the probabilities before trusting an answer.",
+        "",
+    ]
     return "\n".join(lines)
 
 

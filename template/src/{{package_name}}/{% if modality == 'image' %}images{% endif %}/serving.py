@@ -76,7 +76,10 @@ class ImageService:
             str(self.model_dir / self.card.onnx_file), options, providers=["CPUExecutionProvider"]
         )
         self.metrics.set_model_info(self.card.name, self.card.version, "onnx")
-        log.info("model loaded", extra={"model": self.card.name, "seconds": round(time.perf_counter() - started, 3)})
+        log.info(
+            "model loaded",
+            extra={"model": self.card.name, "seconds": round(time.perf_counter() - started, 3)},
+        )
         try:
             yield
         finally:
@@ -85,7 +88,9 @@ class ImageService:
     def predict(self, data: bytes) -> dict[str, Any]:
         """The class and the probabilities of every class for one image's bytes."""
         if self.session is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet; retry shortly")
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "the model is not loaded yet; retry shortly"
+            )
         try:
             pixels = preprocess(data, self.shape, self.card.max_pixels)
         except NotAnImageError as exc:
@@ -98,7 +103,9 @@ class ImageService:
         self.metrics.observe_predictions([label], regression=False)
         return {
             "prediction": label,
-            "probabilities": {name: float(p) for name, p in zip(self.card.classes, probabilities, strict=True)},
+            "probabilities": {
+                name: float(p) for name, p in zip(self.card.classes, probabilities, strict=True)
+            },
             "model": self.card.name,
             "version": self.card.version,
         }
@@ -117,7 +124,8 @@ async def image_bytes(request: Request) -> bytes:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, "no file in the form field `file`; send the image as file=@image.png"
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "no file in the form field `file`; send the image as file=@image.png",
             )
         return await upload.read()
     if kind == "application/json":
@@ -126,11 +134,12 @@ async def image_bytes(request: Request) -> bytes:
             return base64.b64decode(encoded, validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, 'the JSON body must be {"image": "<the image file in base64>"}'
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                'the JSON body must be {"image": "<the image file in base64>"}',
             ) from exc
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        "send the image as multipart/form-data (form field `file`) or as JSON {\"image\": \"<base64>\"}",
+        'send the image as multipart/form-data (form field `file`) or as JSON {"image": "<base64>"}',
     )
 
 
@@ -149,8 +158,20 @@ async def ready(request: Request) -> dict[str, str]:
 async def model_info(request: Request) -> dict[str, Any]:
     """The served model: name, version, classes, the input it expects, and its test metrics."""
     card = _service(request).card
-    return card.model_dump(mode="json", include={"name", "version", "trained_at", "classes", "input",
-                                                  "primary_metric", "metrics", "baseline_metrics", "max_pixels"})
+    return card.model_dump(
+        mode="json",
+        include={
+            "name",
+            "version",
+            "trained_at",
+            "classes",
+            "input",
+            "primary_metric",
+            "metrics",
+            "baseline_metrics",
+            "max_pixels",
+        },
+    )
 
 
 async def predict(request: Request) -> JSONResponse:
@@ -196,13 +217,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     dependency = api_key_dependency(settings)
     auth = [Depends(dependency)] if dependency else []
-    auth_errors: dict[int | str, dict[str, Any]] = {401: _error("missing or wrong API key")} if dependency else {}
+    auth_errors: dict[int | str, dict[str, Any]] = (
+        {401: _error("missing or wrong API key")} if dependency else {}
+    )
     app.add_api_route("/health", health, methods=["GET"], tags=["ops"])
-    app.add_api_route("/ready", ready, methods=["GET"], tags=["ops"], responses={503: _error("not loaded yet")})
-    app.add_api_route("/model", model_info, methods=["GET"], tags=["model"], dependencies=auth,
-                      responses=auth_errors)
     app.add_api_route(
-        "/predict", predict, methods=["POST"], tags=["model"], dependencies=auth,
+        "/ready", ready, methods=["GET"], tags=["ops"], responses={503: _error("not loaded yet")}
+    )
+    app.add_api_route(
+        "/model", model_info, methods=["GET"], tags=["model"], dependencies=auth, responses=auth_errors
+    )
+    app.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        tags=["model"],
+        dependencies=auth,
         responses={
             **auth_errors,
             413: _error("the body is larger than MAX_BODY_BYTES"),
@@ -211,8 +241,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             503: _error("the model is not loaded yet"),
         },
     )
-    app.add_api_route("/metrics", prometheus_metrics, methods=["GET"], tags=["ops"], dependencies=auth,
-                      responses=auth_errors)
+    app.add_api_route(
+        "/metrics",
+        prometheus_metrics,
+        methods=["GET"],
+        tags=["ops"],
+        dependencies=auth,
+        responses=auth_errors,
+    )
     app.add_api_route("/", demo_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)  # Swagger UI from local files
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)

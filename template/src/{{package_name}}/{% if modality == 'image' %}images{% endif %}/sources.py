@@ -50,7 +50,9 @@ def copy_class_folders(source: Path, target: Path) -> dict[str, int]:
         )
     loose = [p.name for p in entries if p.is_file()]
     if loose:
-        log.warning("ignored %d file(s) outside the class folders of %s, e.g. %s", len(loose), source, loose[0])
+        log.warning(
+            "ignored %d file(s) outside the class folders of %s, e.g. %s", len(loose), source, loose[0]
+        )
     counts: dict[str, int] = {}
     for folder in folders:
         label = _class_name(folder.name)
@@ -97,19 +99,22 @@ def unpack(archive: Path, target: Path) -> None:
     try:
         if name.endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(target, members=_safe_members(bundle))
+                bundle.extractall(target, members=_safe_members(bundle))  # noqa: S202 - names checked above
         else:
             with tarfile.open(archive) as bundle:
                 bundle.extractall(target, filter="data")
     except (zipfile.BadZipFile, tarfile.TarError) as exc:
-        raise DataError(f"{archive.name} is not a readable zip or tar archive ({exc}); check data.url") from exc
+        raise DataError(
+            f"{archive.name} is not a readable zip or tar archive ({exc}); check data.url"
+        ) from exc
 
 
 def url(data: ImageDataParams, target: Path, root: Path) -> dict[str, Any]:
     """A zip or tar of class folders over HTTP(S): timeout, retries, sha256 and an atomic write."""
     from ..data.download import download
 
-    assert data.url is not None  # checked when params.yaml is read
+    if data.url is None:
+        raise DataError("data.source is 'url' but data.url is empty; set it in params.yaml")
     file_name = data.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "images.zip"
     if not file_name.lower().endswith(ARCHIVE_SUFFIXES):
         raise DataError(
@@ -132,7 +137,8 @@ def url(data: ImageDataParams, target: Path, root: Path) -> dict[str, Any]:
 
 def local(data: ImageDataParams, target: Path, root: Path) -> dict[str, Any]:
     """Your folder of class folders (data/external/images/, versioned by DVC), copied as it is."""
-    assert data.path is not None  # checked when params.yaml is read
+    if data.path is None:
+        raise DataError("data.source is 'local' but data.path is empty; set it in params.yaml")
     folder = (root / data.path).resolve()
     if not folder.is_dir():
         raise DataError(

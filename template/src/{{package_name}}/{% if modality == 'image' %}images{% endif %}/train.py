@@ -40,7 +40,9 @@ def downscale(pixels: np.ndarray, size: int) -> np.ndarray:
     out = np.empty((len(pixels), pixels.shape[1], size, size), dtype=np.float32)
     for i, image in enumerate(pixels):
         for c, plane in enumerate(image):
-            out[i, c] = np.asarray(Image.fromarray(plane, mode="F").resize((size, size), Image.Resampling.BILINEAR))
+            out[i, c] = np.asarray(
+                Image.fromarray(plane, mode="F").resize((size, size), Image.Resampling.BILINEAR)
+            )
     return out.reshape(len(pixels), -1) / 255.0
 
 
@@ -90,13 +92,23 @@ def run_train(params: ImageParams, paths: ImagePaths, track: bool = True) -> Ima
 
     try:
         fitted = fit(
-            arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"], len(classes), settings,
-            lambda y, p: scores(y, p)[metric], on_epoch,
+            arrays["x_train"],
+            arrays["y_train"],
+            arrays["x_val"],
+            arrays["y_val"],
+            len(classes),
+            settings,
+            lambda y, p: scores(y, p)[metric],
+            on_epoch,
         )
         test_metrics = scores(arrays["y_test"], predict_proba(fitted.model, arrays["x_test"]).argmax(axis=1))
         baseline = fit_baseline(arrays, settings.baseline_size, settings.seed)
         parity = export_checked(
-            fitted.model, arrays["x_test"], paths.onnx, params.export.opset, params.export.batch_sizes,
+            fitted.model,
+            arrays["x_test"],
+            paths.onnx,
+            params.export.opset,
+            params.export.batch_sizes,
             params.export.atol,
         )
         logged: dict[str, str | None] = {}
@@ -110,7 +122,9 @@ def run_train(params: ImageParams, paths: ImagePaths, track: bool = True) -> Ima
             info = mlflow.onnx.log_model(
                 onnx.load(str(paths.onnx)), name="model", pip_requirements=["onnxruntime", "numpy"]
             )
-            promotion = registry.register_and_promote(info.model_uri, params.project, metric, test_metrics[metric])
+            promotion = registry.register_and_promote(
+                info.model_uri, params.project, metric, test_metrics[metric]
+            )
             log.info("champion: %s (MLflow run %s)", promotion.describe(), run.info.run_id)
             version = promotion.version
             logged = {"run_id": run.info.run_id, "model_uri": info.model_uri, "decision": promotion.decision}
@@ -125,8 +139,11 @@ def run_train(params: ImageParams, paths: ImagePaths, track: bool = True) -> Ima
         version=version,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         classes=classes,
-        input=ImageInput(size=params.image.size, channels=params.image.channels,
-                         mode="L" if params.image.channels == 1 else "RGB"),
+        input=ImageInput(
+            size=params.image.size,
+            channels=params.image.channels,
+            mode="L" if params.image.channels == 1 else "RGB",
+        ),
         max_pixels=params.clean.max_pixels,
         primary_metric=metric,
         metrics=test_metrics,
