@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -129,3 +130,23 @@ def predict() -> None:
 def monitor() -> None:
     """Not in image projects: drift monitoring of rows is for tabular projects."""
     _tabular_only("monitor")
+
+
+@app.command(name="import-images")
+def import_images(
+    folder: Annotated[Path, typer.Argument(help="Your folder of class folders (a new version of it, or another).")],
+) -> None:
+    """Copy a folder of class folders into data/external/images/ (versioned by DVC, shared by `dvc push`)."""
+    from .external import IMAGES_DIR, import_folder
+
+    _setup_logging()
+    try:
+        counts = import_folder(folder, get_paths().root)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"imported {sum(counts.values())} files in {len(counts)} classes into {IMAGES_DIR}.")
+    typer.echo(
+        "Next: set `source: local` and `path: data/external/images` under data: in params.yaml (if not yet), "
+        "`uv run dvc repro`, then commit data/external.dvc and dvc.lock, and `uv run dvc push`."
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..config import ConfigError, Paths
 
@@ -61,6 +61,13 @@ class ImageShapeParams(_Frozen):
 
     size: int = Field(default=16, ge=4, le=512)  # width and height after resizing
     channels: Literal[1, 3] = 1  # 1: grayscale (Pillow mode L), 3: RGB
+
+    @field_validator("size")
+    @classmethod
+    def _poolable(cls, value: int) -> int:
+        if value % 4:
+            raise ValueError(f"must be a multiple of 4 (the CNN halves it twice), e.g. {value - value % 4 or 4}")
+        return value
 
 
 class ImageTrainParams(_Frozen):

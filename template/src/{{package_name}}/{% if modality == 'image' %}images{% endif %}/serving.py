@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings, get_paths
 from ..serving.limits import BodySizeLimit
 from ..serving.observability import Metrics, RequestContext, configure_logging
-from ..serving.routes.pages import docs, favicon, mount_static
 from ..serving.security import api_key_dependency, check_auth_settings
 from .card import ImageCard, read_card
 from .preprocess import CorruptImageError, ImageTooLargeError, NotAnImageError, Shape, preprocess
@@ -39,6 +40,7 @@ from .preprocess import CorruptImageError, ImageTooLargeError, NotAnImageError, 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER = Path(__file__).parents[1] / "serving" / "static" / "swagger-ui"  # shared with tabular projects
 ROUTES = ("/health", "/ready", "/model", "/predict", "/metrics", "/", "/docs")
 
 
@@ -190,6 +192,19 @@ async def demo_page() -> Response:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
+async def docs(request: Request) -> HTMLResponse:
+    """The OpenAPI UI from the Swagger files shipped in the package: works offline, no CDN."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - docs",
+        swagger_js_url=f"{root}/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{root}/static/swagger-ui/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None, "tryItOutEnabled": True},
+    )
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"example": {"detail": description}}}}
 
@@ -251,8 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_api_route("/", demo_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)  # Swagger UI from local files
-    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
-    mount_static(app)
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER), name="swagger-ui")
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=service.metrics, routes=ROUTES)
     return app
