@@ -370,6 +370,24 @@ def spark_pipeline(spark_project: Project) -> Project:
     return spark_project
 
 
+# ---- an image project (modality: image), piped once; every image check runs on it ----
+
+# Few epochs: the checks are about the path from upload to answer, not about accuracy.
+TEST_IMAGE_TRAIN = {"epochs": 3, "patience": 2}
+
+
+@pytest.fixture(scope="session")
+def image_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """modality=image (digits), installed, after `uv run dvc repro` with a short training."""
+    path = render(tmp_path_factory.mktemp("image") / "project", modality="image")
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["train"].update(TEST_IMAGE_TRAIN)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project = synced(path, DEFAULT_PACKAGE)
+    project.uv("run", "dvc", "repro", timeout=900)
+    return project
+
+
 # ---- every polish answer on (notebook, docs site, GitHub CI), with the piped outputs ----
 
 PIPELINE_OUTPUTS = ("data", "models", "reports", "mlartifacts")

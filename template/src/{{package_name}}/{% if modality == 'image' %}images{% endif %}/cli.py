@@ -134,7 +134,9 @@ def monitor() -> None:
 
 @app.command(name="import-images")
 def import_images(
-    folder: Annotated[Path, typer.Argument(help="Your folder of class folders (a new version of it, or another).")],
+    folder: Annotated[
+        Path, typer.Argument(help="Your folder of class folders (a new version of it, or another).")
+    ],
 ) -> None:
     """Copy a folder of class folders into data/external/images/ (versioned by DVC, shared by `dvc push`)."""
     from .external import IMAGES_DIR, import_folder

@@ -42,7 +42,9 @@ def import_folder(source: Path, root: Path) -> dict[str, int]:
         raise ValueError(f"{source} is not a folder; point at the folder that holds one subfolder per class")
     classes = sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise ValueError(f"{source} has no class folders; put each class's images in a folder named after the class")
+        raise ValueError(
+            f"{source} has no class folders; put each class's images in a folder named after the class"
+        )
     target = root / IMAGES_DIR
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".images.", dir=target.parent))

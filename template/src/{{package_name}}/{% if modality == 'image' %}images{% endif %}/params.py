@@ -66,7 +66,9 @@ class ImageShapeParams(_Frozen):
     @classmethod
     def _poolable(cls, value: int) -> int:
         if value % 4:
-            raise ValueError(f"must be a multiple of 4 (the CNN halves it twice), e.g. {value - value % 4 or 4}")
+            raise ValueError(
+                f"must be a multiple of 4 (the CNN halves it twice), e.g. {value - value % 4 or 4}"
+            )
         return value
 
 
