@@ -1,9 +1,9 @@
-"""Copy-only task: copy the user's folder of class folders into the new project (data/external/images/).
+"""Copy-only task: copy the user's folder of class folders into the new project.
 
-The import is the generated package's `images/external.py` (standard library only), loaded from the
-new project by its file path, so the project's own code and this task share one implementation.
-Quick, idempotent, and it never fails the copy: a missing folder gets a message saying how to
-import it later.
+They go to data/external/images/, versioned by DVC. The import is the generated package's
+`images/external.py` (standard library only), loaded from the new project by its file path, so
+the project's own code and this task share one implementation. Quick, idempotent, and it never
+fails the copy: a missing folder gets a message saying how to import it later.
 
 Usage (run by Copier in the new project's folder): import_images.py PACKAGE LOCAL_IMAGE_DIR
 """
@@ -27,8 +27,9 @@ def main(package: str, folder: str) -> int:
         counts = module.import_folder(Path(folder), Path.cwd())
     except (OSError, ValueError) as exc:
         print(
-            f"mlfolio: could not copy your images into the project ({exc}). When you have them, run "
-            f"'uv run {package} import-images FOLDER' in the project (they go to {module.IMAGES_DIR})."
+            f"mlfolio: could not copy your images into the project ({exc}). When you have them, "
+            f"run 'uv run {package} import-images FOLDER' in the project "
+            f"(they go to {module.IMAGES_DIR})."
         )
         return 0
     print(

@@ -245,7 +245,7 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str, str]] = [
     ("image_archive_url", IMAGE_ARCHIVE, "https://example.com/shapes.html", "does not name a .zip"),
     ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, "abc", "'abc' is not a sha256 digest"),
     ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, "g" * 64, "or leave it empty"),
-    ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, GOOD_SHA256[:-1], "'sha256sum images.zip' prints"),
+    ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, GOOD_SHA256[:-1], "sha256sum images.zip"),
     ("local_image_dir", LOCAL_IMAGES, "", "Type the path of your image folder"),
     ("local_image_dir", LOCAL_IMAGES, "  ", "one folder per class"),
     ("local_image_dir", LOCAL_IMAGES, "/home/me/flowers.zip", "is a file; point at the folder"),
@@ -380,7 +380,10 @@ CHOICE_CONTEXT: dict[tuple[str, str], dict[str, Any]] = {
     ("task", "classification"): {**CSV_URL_GIVEN, "target_column": "y"},
     ("task", "regression"): {**CSV_URL_GIVEN, "target_column": "y"},
     ("image_dataset", "digits"): {"modality": "image"},
-    ("image_dataset", "image_archive"): {"modality": "image", "image_archive_url": "https://example.com/a.zip"},
+    ("image_dataset", "image_archive"): {
+        "modality": "image",
+        "image_archive_url": "https://example.com/a.zip",
+    },
     ("image_dataset", "local_images"): {"modality": "image", "local_image_dir": "/data/flowers"},
 }
 CHOICES = [
