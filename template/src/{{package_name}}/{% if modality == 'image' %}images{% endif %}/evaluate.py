@@ -18,6 +18,7 @@ from ..data.io import atomic_path, write_json
 from .card import read_card
 from .clean import read_index
 from .featurize import load_arrays
+from .metrics import scores
 from .params import ImageParams, ImagePaths
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,6 @@ def write_gallery(paths: ImagePaths, mistakes: list[dict[str, Any]]) -> list[dic
 def run_evaluate(params: ImageParams, paths: ImagePaths) -> dict[str, Any]:
     """Score the ONNX model on the test split; write metrics, the confusion matrix and the gallery."""
     from sklearn.metrics import confusion_matrix
-
-    from .train import scores
 
     card = read_card(paths.model_card)
     arrays = load_arrays(paths)

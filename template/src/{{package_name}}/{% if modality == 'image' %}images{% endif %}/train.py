@@ -20,19 +20,10 @@ from ..data.io import sha256_file, write_json
 from ..training import registry
 from .card import ImageCard, ImageInput, write_card
 from .featurize import load_arrays
+from .metrics import scores
 from .params import ImageParams, ImagePaths
 
 log = logging.getLogger(__name__)
-
-
-def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """accuracy and f1_macro, the metrics every image model is reported with."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro")),
-    }
 
 
 def downscale(pixels: np.ndarray, size: int) -> np.ndarray:
