@@ -152,3 +152,21 @@ def import_images(
         "Next: set `source: local` and `path: data/external/images` under data: in params.yaml (if not yet), "
         "`uv run dvc repro`, then commit data/external.dvc and dvc.lock, and `uv run dvc push`."
     )
+
+
+@app.command()
+def provenance(
+    template: Annotated[
+        str | None, typer.Option(help="Template location, if it moved since the project was generated.")
+    ] = None,
+) -> None:
+    """Write PROVENANCE.md: which files the template wrote and which the author wrote."""
+    from ..provenance import ProvenanceError, run_provenance
+
+    _setup_logging()
+    try:
+        result = run_provenance(get_paths().root, template)
+    except (ProvenanceError, ConfigError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"wrote PROVENANCE.md: {result.summary()}")
