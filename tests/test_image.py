@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,11 @@ def test_the_runtime_cannot_import_torch(runtime_env: Path) -> None:
 
 
 def test_a_png_upload_is_classified_over_http(image_project: Project, served: str) -> None:
+    readme = (image_project.path / "README.md").read_text()
+    curl = re.search(r"^curl -s http://127\.0\.0\.1:8000/predict .*$", readme, flags=re.MULTILINE)
+    assert curl, "the README shows how to classify an image with curl"
+    shown = image_project.run(curl.group(0).replace("http://127.0.0.1:8000", served))
+    assert json.loads(shown.stdout)["prediction"] in [str(d) for d in range(10)]
     png = digit_png(image_project, "3")
     upload = httpx.post(
         f"{served}/predict", files={"file": ("three.png", png, "image/png")}, timeout=30
@@ -162,8 +168,8 @@ def test_the_demo_page_classifies_a_real_png_in_headless_chromium(
 
 
 def test_the_generated_tests_mypy_and_ruff_pass(image_project: Project) -> None:
-    image_project.uv("run", "pytest", "-q", "-p", "no:cacheprovider", timeout=900)
-    image_project.uv("run", "mypy")
+    image_project.run(["make", "coverage"], timeout=900)  # the tests, and coverage over its floor
+    image_project.run(["make", "typecheck"])
     image_project.uv("run", "ruff", "check", ".")
     image_project.uv("run", "ruff", "format", "--check", ".")
 
