@@ -2,9 +2,10 @@
 
 The pipeline registers a champion; the API, run from a runtime-only environment that cannot
 import torch, classifies a PNG upload and refuses bad uploads; the demo page works in headless
-Chromium with a real PNG; the generated tests, mypy and ruff pass. The per-module checks (clean's
-quarantine of corrupt, tiny and duplicate files, export parity, the seeded rerun) are the
-generated project's own tests, run here by `uv run pytest`.
+Chromium with a real PNG; the generated tests (over their coverage floor), mypy and ruff pass.
+The per-module checks (clean's quarantine of corrupt, tiny and duplicate files, export parity,
+the seeded rerun, the dvc.yaml deps) are the generated project's own tests, run here by
+`make coverage`.
 """
 
 from __future__ import annotations
