@@ -197,7 +197,12 @@ def check_params_args(dataset: str, engine: str) -> list[str]:
     )
     # Copier's own settings: the expression renders answers into an answer, not HTML.
     jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701
-    answers: dict[str, Any] = {"dataset": dataset, "engine": engine, "datasets": copier_datasets()}
+    answers: dict[str, Any] = {
+        "dataset": dataset,
+        "engine": engine,
+        "datasets": copier_datasets(),
+        "modality": "tabular",  # the update task runs for tabular projects only
+    }
     computed = config["dataset_source"]["default"]
     answers["dataset_source"] = jinja.from_string(computed).render(answers)
     script = next(i for i, word in enumerate(command) if word.endswith("check_params.py"))
