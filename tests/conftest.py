@@ -35,7 +35,7 @@ from copier import run_copy
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "penguin_species_classifier"
 # What Copier reads of the repository: a copy of these is a template.
-TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "partials")
 # Jinja that survived rendering: an expression or a block tag.
 JINJA_LEFTOVER = re.compile(
     r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\||\}\}|\()|\{%-?\s*(if|elif|else|endif|for|endfor|set|raw|endraw)\b"
@@ -199,7 +199,12 @@ def check_params_args(dataset: str, engine: str) -> list[str]:
     )
     # Copier's own settings: the expression renders answers into an answer, not HTML.
     jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701
-    answers: dict[str, Any] = {"dataset": dataset, "engine": engine, "datasets": copier_datasets()}
+    answers: dict[str, Any] = {
+        "dataset": dataset,
+        "engine": engine,
+        "datasets": copier_datasets(),
+        "modality": "tabular",  # the update task runs for tabular projects only
+    }
     computed = config["dataset_source"]["default"]
     answers["dataset_source"] = jinja.from_string(computed).render(answers)
     script = next(i for i, word in enumerate(command) if word.endswith("check_params.py"))
@@ -388,6 +393,24 @@ def spark_pipeline(spark_project: Project) -> Project:
     env = {k: v for k, v in clean_env().items() if not k.startswith(("SPARK_", "PYSPARK_"))}
     spark_project.uv("run", "dvc", "repro", timeout=1200, env=env)
     return spark_project
+
+
+# ---- an image project (modality: image), piped once; every image check runs on it ----
+
+# Few epochs: the checks are about the path from upload to answer, not about accuracy.
+TEST_IMAGE_TRAIN = {"epochs": 3, "patience": 2}
+
+
+@pytest.fixture(scope="session")
+def image_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """modality=image (digits), installed, after `uv run dvc repro` with a short training."""
+    path = render(tmp_path_factory.mktemp("image") / "project", modality="image")
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["train"].update(TEST_IMAGE_TRAIN)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project = synced(path, DEFAULT_PACKAGE)
+    project.uv("run", "dvc", "repro", timeout=900)
+    return project
 
 
 # ---- every polish answer on (notebook, docs site, GitHub CI), with the piped outputs ----

@@ -34,6 +34,9 @@ GOOD_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 # Every free-text question, and only those, has a validator.
 FREE_TEXT_QUESTIONS = {
+    "image_archive_url",
+    "image_archive_sha256",
+    "local_image_dir",
     "project_name",
     "package_name",
     "description",
@@ -182,6 +185,9 @@ LOCAL_REMOTE = {"dvc_remote": "local"}
 CSV_URL = {"dataset": "csv_url"}
 CSV_URL_GIVEN = {"dataset": "csv_url", "csv_url": GOOD_URL}
 LOCAL_CSV = {"dataset": "local_csv"}
+IMAGE_ARCHIVE = {"modality": "image", "image_dataset": "image_archive"}
+IMAGE_ARCHIVE_GIVEN = {**IMAGE_ARCHIVE, "image_archive_url": "https://example.com/shapes.zip"}
+LOCAL_IMAGES = {"modality": "image", "image_dataset": "local_images"}
 
 # (question, other answers the question needs to be asked, bad value, fragment of the message)
 BAD_ANSWERS: list[tuple[str, dict[str, Any], str, str]] = [
@@ -234,6 +240,15 @@ BAD_ANSWERS: list[tuple[str, dict[str, Any], str, str]] = [
     ("dvc_remote_url", {"dvc_remote": "s3"}, "my-bucket/path", "must start with 's3://'"),
     ("dvc_remote_url", {"dvc_remote": "gcs"}, "s3://bucket/path", "must start with 'gs://'"),
     ("dvc_remote_url", {"dvc_remote": "azure"}, "https://acct.blob", "must start with 'azure://'"),
+    ("image_archive_url", IMAGE_ARCHIVE, "", "is not an HTTP(S) URL"),
+    ("image_archive_url", IMAGE_ARCHIVE, "example.com/shapes.zip", "type one like 'https://"),
+    ("image_archive_url", IMAGE_ARCHIVE, "https://example.com/shapes.html", "does not name a .zip"),
+    ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, "abc", "'abc' is not a sha256 digest"),
+    ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, "g" * 64, "or leave it empty"),
+    ("image_archive_sha256", IMAGE_ARCHIVE_GIVEN, GOOD_SHA256[:-1], "sha256sum images.zip"),
+    ("local_image_dir", LOCAL_IMAGES, "", "Type the path of your image folder"),
+    ("local_image_dir", LOCAL_IMAGES, "  ", "one folder per class"),
+    ("local_image_dir", LOCAL_IMAGES, "/home/me/flowers.zip", "is a file; point at the folder"),
 ]
 
 
@@ -364,6 +379,12 @@ CHOICE_CONTEXT: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset", "local_csv"): {"local_csv_path": "data.csv", "target_column": "y"},
     ("task", "classification"): {**CSV_URL_GIVEN, "target_column": "y"},
     ("task", "regression"): {**CSV_URL_GIVEN, "target_column": "y"},
+    ("image_dataset", "digits"): {"modality": "image"},
+    ("image_dataset", "image_archive"): {
+        "modality": "image",
+        "image_archive_url": "https://example.com/a.zip",
+    },
+    ("image_dataset", "local_images"): {"modality": "image", "local_image_dir": "/data/flowers"},
 }
 CHOICES = [
     (name, value)
