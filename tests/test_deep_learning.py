@@ -138,7 +138,7 @@ def test_the_runtime_serves_the_mlp_onnx_without_torch(
 
 
 def test_the_generated_project_checks_pass(deep_learning_project: Project):
-    """The MLP's own generated tests, ruff and mypy strict, in the deep-learning render."""
+    """The MLP's own generated tests and ruff, in the deep-learning render."""
     deep_learning_project.uv(
         "run",
         "pytest",
@@ -162,4 +162,4 @@ def test_the_generated_project_checks_pass(deep_learning_project: Project):
     assert re.search(r"\b1 (skipped|passed)\b", gpu.stdout), gpu.stdout
     deep_learning_project.uv("run", "ruff", "check", ".")
     deep_learning_project.uv("run", "ruff", "format", "--check", ".")
-    deep_learning_project.uv("run", "mypy", timeout=900)
+    # mypy strict over the MLP's modules: tests/test_matrix.py type-checks the deep_learning rows.

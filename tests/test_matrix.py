@@ -40,6 +40,7 @@ FACTORS: dict[str, list[Any]] = {
     "engine": ["pandas", "spark"],
     "task": ["classification", "regression"],
     "tuning": [False, True],
+    "deep_learning": [False, True],
     "api_auth": [False, True],
     "include_docker": [True, False],
     "include_notebooks": [False, True],
@@ -186,6 +187,8 @@ def test_combination_renders_clean(
         "mkdocs.yml": row["include_docs"],
         f"src/{package}/data/snapshots/penguins.csv": row["dataset"] == "penguins",
         f"src/{package}/spark/session.py": row["engine"] == "spark",
+        f"src/{package}/families/mlp.py": row["deep_learning"],
+        f"src/{package}/training/network_export.py": row["deep_learning"],
     }
     wrong = {name: want for name, want in expected.items() if (name in files) != want}
     assert not wrong, f"present/absent mismatch (True = should exist): {wrong}"
@@ -225,6 +228,10 @@ def test_combination_renders_clean(
     groups = " ".join(pyproject["dependency-groups"]["pipeline"])
     extra = {"s3": "dvc[s3]", "gcs": "dvc[gs]", "azure": "dvc[azure]"}.get(row["dvc_remote"])
     assert extra is None or extra in groups
+    assert ("torch>=" in groups) == row["deep_learning"]  # training only: never in the runtime
+    assert not any(d.startswith("torch") for d in pyproject["project"]["dependencies"])
+    if row["deep_learning"]:
+        assert params["train"]["model"] == "mlp"
     license_text = (project / "LICENSE").read_text()
     assert {
         "MIT": "MIT License",
