@@ -34,6 +34,7 @@ from copier import run_copy
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "penguin_species_classifier"
+IMAGE_PACKAGE = "image_classifier"  # the default answers with modality=image
 # What Copier reads of the repository: a copy of these is a template.
 TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "partials")
 # Jinja that survived rendering: an expression or a block tag.
@@ -408,7 +409,7 @@ def image_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     params = yaml.safe_load((path / "params.yaml").read_text())
     params["train"].update(TEST_IMAGE_TRAIN)
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    project = synced(path, DEFAULT_PACKAGE)
+    project = synced(path, IMAGE_PACKAGE)
     project.uv("run", "dvc", "repro", timeout=900)
     return project
 

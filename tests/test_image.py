@@ -23,7 +23,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from .conftest import DEFAULT_PACKAGE, Project, clean_env, free_port, render, serving
+from .conftest import IMAGE_PACKAGE, Project, clean_env, free_port, render, serving
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -46,7 +46,7 @@ def served(
     image_project: Project, runtime_env: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = free_port()
-    argv = [str(runtime_env / "bin" / DEFAULT_PACKAGE), "serve", "--port", str(port)]
+    argv = [str(runtime_env / "bin" / IMAGE_PACKAGE), "serve", "--port", str(port)]
     log = tmp_path_factory.mktemp("image-served") / "server.log"
     with serving(argv, image_project.path, clean_env(MAX_BODY_BYTES="300000"), log, port) as base:
         yield base
@@ -68,7 +68,7 @@ def test_the_pipeline_registers_the_onnx_model_as_champion(image_project: Projec
     code = (
         "import json, mlflow; from mlflow import MlflowClient; "
         "mlflow.set_tracking_uri('sqlite:///mlflow.db'); client = MlflowClient(); "
-        f"champion = client.get_model_version_by_alias('{DEFAULT_PACKAGE}', 'champion'); "
+        f"champion = client.get_model_version_by_alias('{IMAGE_PACKAGE}', 'champion'); "
         "run = client.get_run(champion.run_id); "
         "steps = [m.step for m in client.get_metric_history(run.info.run_id, 'epoch_val_loss')]; "
         "print(json.dumps([champion.version, run.data.tags, steps]))"
@@ -87,7 +87,7 @@ def test_the_runtime_cannot_import_torch(runtime_env: Path) -> None:
         [python, "-c", "import torch"], capture_output=True, text=True, check=False
     )
     assert missing.returncode != 0 and "No module named 'torch'" in missing.stderr
-    subprocess.run([python, "-c", f"import {DEFAULT_PACKAGE}.images.serving"], check=True)
+    subprocess.run([python, "-c", f"import {IMAGE_PACKAGE}.images.serving"], check=True)
 
 
 def test_a_png_upload_is_classified_over_http(image_project: Project, served: str) -> None:

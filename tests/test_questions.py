@@ -444,6 +444,15 @@ def test_default_description_names_the_dataset(copy_answers) -> None:
     assert "penguin" in answers["description"]
 
 
+def test_an_image_project_is_not_named_after_penguins(copy_answers) -> None:
+    """modality is asked first, so the name, the package and the description can follow it."""
+    answers = copy_answers(modality="image")
+    assert answers["project_name"] == "Image Classifier"
+    assert answers["package_name"] == "image_classifier"
+    assert "digits" in answers["description"] and "penguin" not in answers["description"]
+    assert "dataset" not in answers and answers["image_dataset"] == "digits"
+
+
 # ------------------------------------------------------------------------------------------------
 # Regressions of fixed defects
 # ------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-PACKAGE = "penguin_species_classifier"
+PACKAGE = "image_classifier"
 BOUNDARY = "mlfoliobench"
 
 FLOOR = """

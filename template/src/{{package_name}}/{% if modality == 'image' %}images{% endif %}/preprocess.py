@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow's own bomb check warns above 89 million pixels and raises only at twice that; the
 # decoders below check the declared size against the project's limit before decoding anything.
@@ -76,7 +76,9 @@ def decode(data: bytes, max_pixels: int) -> Image.Image:
             image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise CorruptImageError(f"the image is truncated or corrupt ({exc})") from exc
-    return image
+    # A camera's JPEG often stores its pixels sideways and says so in EXIF: turn them upright, in
+    # training and serving alike.
+    return ImageOps.exif_transpose(image)
 
 
 def to_array(image: Image.Image, shape: Shape) -> np.ndarray:
