@@ -35,6 +35,16 @@ from copier import run_copy
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = "penguin_species_classifier"
 IMAGE_PACKAGE = "image_classifier"  # the default answers with modality=image
+# One penguins row (a Gentoo), as the API, batch scoring and the demo page take it.
+GENTOO = {
+    "island": "Biscoe",
+    "bill_length_mm": 47.3,
+    "bill_depth_mm": 13.8,
+    "flipper_length_mm": 216,
+    "body_mass_g": 4725,
+    "sex": "female",
+    "year": 2008,
+}
 # What Copier reads of the repository: a copy of these is a template.
 TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "partials")
 # Jinja that survived rendering: an expression or a block tag.

@@ -15,19 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, clean_env, free_port, predict, serving
+from tests.conftest import GENTOO, Project, clean_env, free_port, predict, serving
 
 pytestmark = pytest.mark.slow
 
-GENTOO = {
-    "island": "Biscoe",
-    "bill_length_mm": 47.3,
-    "bill_depth_mm": 13.8,
-    "flipper_length_mm": 216,
-    "body_mass_g": 4725,
-    "sex": "female",
-    "year": 2008,
-}
 RUNTIME_BUDGET_MB = 250  # the limit for the serving install of a deep-learning project
 
 

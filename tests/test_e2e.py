@@ -12,19 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, clean_env, free_port, predict, serving, uv_bin
+from .conftest import GENTOO, Project, clean_env, free_port, predict, serving, uv_bin
 
 pytestmark = pytest.mark.slow
-
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 47.3,
-    "bill_depth_mm": 13.8,
-    "flipper_length_mm": 216,
-    "body_mass_g": 4725,
-    "sex": "female",
-    "year": 2008,
-}
 
 
 def test_render_is_dvc_ready(default_project: Project):
@@ -129,7 +119,7 @@ def server(piped_project: Project, tmp_path: Path) -> Iterator[str]:
 
 
 def test_served_prediction(server: str):
-    body = predict(server, PENGUIN, timeout=10)
+    body = predict(server, GENTOO, timeout=10)
     assert body["predictions"][0] in {"Adelie", "Chinstrap", "Gentoo"}
     assert body["predictions"][0] == "Gentoo"
     assert set(body["probabilities"][0]) == {"Adelie", "Chinstrap", "Gentoo"}

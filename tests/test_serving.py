@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 
 from .conftest import (
     DEFAULT_PACKAGE,
+    GENTOO,
     Project,
     clean_env,
     free_port,
@@ -49,15 +50,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-GENTOO = {
-    "island": "Biscoe",
-    "bill_length_mm": 47.3,
-    "bill_depth_mm": 13.8,
-    "flipper_length_mm": 216,
-    "body_mass_g": 4725,
-    "sex": "female",
-    "year": 2008,
-}
 API_KEY = "ci-key-7f3a9c2e5b8d1f4a6c0e"
 RUNTIME_BUDGET_MB = 200
 
