@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -29,6 +29,9 @@ Engine = Literal["pandas", "spark"]
 
 class ConfigError(RuntimeError):
     """Raised when params.yaml or the environment is not usable; the message says how to fix it."""
+
+
+ParamsModel = TypeVar("ParamsModel", bound=BaseModel)
 
 
 class _Frozen(BaseModel):
@@ -425,7 +428,11 @@ def get_paths(root: Path | None = None) -> Paths:
 
 def load_params(path: Path | None = None) -> Params:
     """Read and validate params.yaml; a bad value raises ConfigError naming the key to fix."""
-    path = path or get_paths().params
+    return read_params(path or get_paths().params, Params)
+
+
+def read_params(path: Path, model: type[ParamsModel]) -> ParamsModel:
+    """Read params.yaml at `path` and validate it as `model` (each modality has its own)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
@@ -433,7 +440,7 @@ def load_params(path: Path | None = None) -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{path} has invalid values: {problems}") from exc

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import ConfigError, Paths
+from ..config import Paths, read_params
 
 
 class _Frozen(BaseModel):
@@ -116,17 +115,7 @@ class ImageParams(_Frozen):
 
 def load_image_params(path: Path) -> ImageParams:
     """Read and validate params.yaml; a bad value raises ConfigError naming the key to fix."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path} not found; run from the project folder.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    try:
-        return ImageParams.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"{path} has invalid values: {problems}") from exc
+    return read_params(path, ImageParams)
 
 
 class ImagePaths:
