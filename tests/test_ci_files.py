@@ -322,7 +322,11 @@ def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_
             outputs[step["run"].strip()] = run_step(polished, step["run"], env, GITHUB_SHELL)
 
     tests = "uv run coverage run -m pytest"
-    assert {"uv sync", "uv run mypy", tests, "uv run dvc repro"} <= set(outputs), list(outputs)
+    # Every hook on the piped project: pre-commit exits 1 if a hook edits a file.
+    hooks = "uv run pre-commit run --all-files --show-diff-on-failure"
+    expected = {"uv sync", "uv run mypy", hooks, tests, "uv run dvc repro"}
+    assert expected <= set(outputs), list(outputs)
+    assert "Failed" not in outputs[hooks]
     assert "Success: no issues found" in outputs["uv run mypy"]
     assert re.search(r"^TOTAL .* \d+%$", outputs["uv run coverage report"], flags=re.MULTILINE)
     # The project's own test suite, run by that step (and nowhere else in these tests).
