@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,36 @@ def test_the_scheduled_gitlab_pipeline_runs_only_the_monitor_job(
         output = run([*GITLAB_SHELL, "-c", line], polished.path, env=env, timeout=900)
     assert "no drift in 7 features" in output.stdout
     assert "drift: fetching fresh data" not in output.stdout
+
+
+def _makefile_command(project: Path, target: str) -> str:
+    """The command of a Makefile target (each is one line, which docs/faq.md shows as it is)."""
+    lines = (project / "Makefile").read_text().splitlines()
+    start = next(number for number, line in enumerate(lines) if line.startswith(f"{target}:"))
+    return lines[start + 1].strip()
+
+
+@pytest.mark.slow
+def test_make_coverage_meets_fail_under_and_draws_the_badge(polished: Project):
+    """`make coverage` on the piped project: its `&&` chain, one command at a time and stopping at
+    the first failure as make does. Its test run is the same command on the same project as the
+    GitHub test step's above, so it runs once for both (run_step)."""
+    badge = polished.path / "docs" / "coverage.svg"
+    assert "coverage: not measured" in badge.read_text()
+    assert "docs/coverage.svg" in (polished.path / "README.md").read_text()
+    commands = _makefile_command(polished.path, "coverage").split(" && ")
+    assert commands[0] == "uv run coverage run -m pytest", commands
+    assert commands[-1] == "uv run coverage report", commands
+    try:
+        outputs = [run_step(polished, command, clean_env(), GITHUB_SHELL) for command in commands]
+        total = re.search(r"^TOTAL\s.*\s(\d+)%$", outputs[-1], flags=re.MULTILINE)
+        assert total, outputs[-1][-4000:]
+        config = tomllib.loads((polished.path / "pyproject.toml").read_text())["tool"]["coverage"]
+        assert config["run"]["branch"] is True
+        assert int(total.group(1)) >= config["report"]["fail_under"] >= 80
+        assert (polished.path / "coverage.xml").is_file()
+        drawn = badge.read_text()
+        assert re.search(r'aria-label="coverage: \d+(\.\d+)?%"', drawn), drawn[:300]
+        assert "http" not in drawn.replace("http://www.w3.org", ""), "the badge links out"
+    finally:
+        polished.run(["git", "checkout", "--", "docs/coverage.svg"])  # the committed placeholder
