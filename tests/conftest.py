@@ -97,6 +97,14 @@ def torch_index() -> Path | None:
     return root
 
 
+def makefile_command(project: Path, target: str) -> str:
+    """The command of a rendered Makefile's target (each is one line, which docs/faq.md shows as it
+    is, the way a Windows user types it)."""
+    lines = (project / "Makefile").read_text().splitlines()
+    start = next(number for number, line in enumerate(lines) if line.startswith(f"{target}:"))
+    return lines[start + 1].strip()
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for commands run inside a generated project.
 

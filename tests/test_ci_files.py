@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import METRIC_DROP, Project, clean_env, primary_metric, render, run
+from .conftest import (
+    METRIC_DROP,
+    Project,
+    clean_env,
+    makefile_command,
+    primary_metric,
+    render,
+    run,
+)
 
 BIN = Path(sys.executable).parent  # the template's virtualenv: actionlint, shellcheck, ...
 # Answers that change the CI files: Spark needs Java; a local CSV cannot be read by CI.
@@ -480,13 +488,6 @@ def test_the_scheduled_gitlab_pipeline_runs_only_the_monitor_job(
     assert "drift: fetching fresh data" not in output.stdout
 
 
-def _makefile_command(project: Path, target: str) -> str:
-    """The command of a Makefile target (each is one line, which docs/faq.md shows as it is)."""
-    lines = (project / "Makefile").read_text().splitlines()
-    start = next(number for number, line in enumerate(lines) if line.startswith(f"{target}:"))
-    return lines[start + 1].strip()
-
-
 @pytest.mark.slow
 def test_make_coverage_meets_fail_under_and_draws_the_badge(polished: Project):
     """`make coverage` on the piped project: its `&&` chain, one command at a time and stopping at
@@ -495,7 +496,7 @@ def test_make_coverage_meets_fail_under_and_draws_the_badge(polished: Project):
     badge = polished.path / "docs" / "coverage.svg"
     assert "coverage: not measured" in badge.read_text()
     assert "docs/coverage.svg" in (polished.path / "README.md").read_text()
-    commands = _makefile_command(polished.path, "coverage").split(" && ")
+    commands = makefile_command(polished.path, "coverage").split(" && ")
     assert commands[0] == "uv run coverage run -m pytest", commands
     assert commands[-1] == "uv run coverage report", commands
     try:

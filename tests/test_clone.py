@@ -25,6 +25,7 @@ from .conftest import (
     commit_all,
     free_port,
     git,
+    makefile_command,
     predict,
     render,
     run,
@@ -59,20 +60,13 @@ def _teammate(origin: Project, folder: Path) -> Project:
     """Clone into another folder and follow the README: make setup, point the remote, dvc pull."""
     run(["git", "clone", "--quiet", str(origin.path), str(folder)], folder.parent)
     clone = Project(folder, origin.package)
-    printed = clone.run(_makefile_line(folder, "setup"), timeout=900).stdout
+    printed = clone.run(makefile_command(folder, "setup"), timeout=900).stdout
     storage = (origin.path / ".dvc").joinpath(_remote_url(origin)).resolve()
     assert "storage" in printed  # make setup says where DVC looks for the remote
     # The clone is not beside the author's project: point it at the remote, as the README says.
     clone.uv("run", "dvc", "remote", "modify", "--local", "storage", "url", str(storage))
     clone.uv("run", "dvc", "pull", timeout=300)
     return clone
-
-
-def _makefile_line(folder: Path, target: str) -> str:
-    """The command of a Makefile target (each is one line, the way a Windows user types it)."""
-    lines = (folder / "Makefile").read_text().splitlines()
-    start = next(number for number, line in enumerate(lines) if line.startswith(f"{target}:"))
-    return lines[start + 1].strip()
 
 
 def _remote_url(project: Project) -> str:
@@ -145,7 +139,7 @@ def test_a_bring_your_own_csv_project_needs_no_file_of_the_authors_machine(tmp_p
     original.rename(tmp_path / "moved-away.csv")  # a teammate does not have it
     clone = _teammate(author, _folder(tmp_path / "elsewhere" / "copy"))
     _assert_up_to_date(clone)
-    clone.run(_makefile_line(clone.path, "test"), timeout=900)
+    clone.run(makefile_command(clone.path, "test"), timeout=900)
     _assert_serves(clone, tmp_path)
 
     # An experiment promoted to the workspace and committed travels the same way.
