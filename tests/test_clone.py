@@ -20,6 +20,7 @@ import yaml
 
 from .conftest import (
     DEFAULT_PACKAGE,
+    MainJob,
     Project,
     clean_env,
     commit_all,
@@ -99,14 +100,15 @@ def _assert_serves(clone: Project, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_clone_of_the_default_project_is_up_to_date_after_dvc_pull(
-    piped_project: Project, tmp_path: Path
+    main_job: MainJob, tmp_path: Path
 ):
     author = Project(tmp_path / "author" / "project", DEFAULT_PACKAGE)
     ignore = shutil.ignore_patterns(".venv", "mlflow.db", "mlartifacts")
-    shutil.copytree(piped_project.path, author.path, symlinks=True, ignore=ignore)
+    shutil.copytree(main_job.project.path, author.path, symlinks=True, ignore=ignore)
     synced(author.path, DEFAULT_PACKAGE)
     _share(author, "Pipeline outputs")
-    _assert_no_machine_path(author, piped_project.path, author.path)
+    # Where the pipeline ran, where this worker's copy is, and where the author's copy is.
+    _assert_no_machine_path(author, main_job.ran_in, main_job.project.path, author.path)
 
     clone = _teammate(author, _folder(tmp_path / "elsewhere" / "copy"))
     _assert_up_to_date(clone)
