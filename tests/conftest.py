@@ -370,16 +370,6 @@ class MainJob:
     project: Project  # a copy of it, this worker's own
 
 
-def run_once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Path, FileLock]:
-    """A folder and a lock shared by every xdist worker of this test run (or this process's alone).
-
-    Each worker has its own basetemp (`.../pytest-N/popen-gwK`); their parent is the run's.
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    return shared / name, FileLock(shared / f"{name}.lock")
-
-
 @pytest.fixture(scope="session")
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
     """Run the README's first command (render -> uv sync -> dvc repro -> served prediction).
@@ -389,9 +379,12 @@ def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
     so that one worker's tests never see another's changes. Saves a 45 to 75 s job per worker.
     """
     command = readme_commands()[0]
-    folder, lock = run_once_per_run(tmp_path_factory, "main-job")
+    # Each xdist worker has its own basetemp (.../pytest-N/popen-gwK); their parent is the run's.
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "main-job"
+    folder.mkdir(exist_ok=True)
     record = folder / "main-job.json"
-    with lock:
+    with FileLock(folder / "lock"):
         if not record.is_file():
             words = shlex.split(command)
             words[-1] = str(folder / "project")  # the folder the README names
