@@ -70,6 +70,16 @@ def tracking_paths(paths: Paths) -> Paths:
     return paths
 
 
+def without_pip_version_warning(record: logging.LogRecord) -> bool:
+    """A logging filter: False for MLflow's warning that it found no installed pip.
+
+    uv's virtualenvs have no pip, so `log_model` warns on every run that the model's conda.yaml
+    names pip without a version. Nothing here builds a conda environment from that file (serving
+    installs the project's runtime group), so the line is noise; MLflow's other warnings stay.
+    """
+    return "installed pip version" not in record.getMessage()
+
+
 def configure(paths: Paths, experiment: str) -> str:
     """Point MLflow at the project's store (or $MLFLOW_TRACKING_URI) and experiment; return its id.
 
@@ -78,6 +88,8 @@ def configure(paths: Paths, experiment: str) -> str:
     decides for itself.
     """
     import mlflow
+
+    logging.getLogger("mlflow.utils.environment").addFilter(without_pip_version_warning)
 
     settings = Settings()
     store = tracking_paths(paths)
