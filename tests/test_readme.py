@@ -43,7 +43,7 @@ def test_main_job_prints_a_served_prediction(main_job: MainJob):
     prediction = json.loads(lines[-1].split("prediction: ", 1)[1])
     assert prediction["predictions"][0] in {"Adelie", "Chinstrap", "Gentoo"}
     assert "server ready in" in main_job.output
-    # A first run prints no warning (MLflow's about pip, which uv's virtualenvs lack, is filtered out).
+    # A first run prints no warning (MLflow's about pip, absent from uv's virtualenvs, is filtered).
     warnings = [line for line in main_job.output.splitlines() if re.search(r"\bWARNING\b", line)]
     assert not warnings, warnings
     print(f"main job wall time: {main_job.seconds:.0f}s")
