@@ -100,12 +100,15 @@ def torch_index() -> Path | None:
     return root
 
 
+def makefile_targets(text: str) -> dict[str, str]:
+    """A Makefile's targets and their commands (each is one line, which docs/faq.md shows as it is,
+    the way a Windows user types it)."""
+    return dict(re.findall(r"^([A-Za-z][\w-]*):[^\n]*\n\t([^\n]+)$", text, flags=re.MULTILINE))
+
+
 def makefile_command(project: Path, target: str) -> str:
-    """The command of a rendered Makefile's target (each is one line, which docs/faq.md shows as it
-    is, the way a Windows user types it)."""
-    lines = (project / "Makefile").read_text().splitlines()
-    start = next(number for number, line in enumerate(lines) if line.startswith(f"{target}:"))
-    return lines[start + 1].strip()
+    """The command of a rendered Makefile's target."""
+    return makefile_targets((project / "Makefile").read_text())[target].strip()
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -331,7 +331,7 @@ def test_github_workflow_steps_run_in_a_rendered_project(polished: Project, tmp_
             outputs[step["run"].strip()] = run_step(polished, step["run"], env, GITHUB_SHELL)
 
     tests = "uv run coverage run -m pytest"
-    # Every hook on the piped project: pre-commit exits 1 if a hook edits a file.
+    # Every hook on the piped outputs: pre-commit exits 1 if a hook edits a file.
     hooks = "uv run pre-commit run --all-files --show-diff-on-failure"
     expected = {"uv sync", "uv run mypy", hooks, tests, "uv run dvc repro"}
     assert expected <= set(outputs), list(outputs)
@@ -490,8 +490,8 @@ def test_the_scheduled_gitlab_pipeline_runs_only_the_monitor_job(
 
 @pytest.mark.slow
 def test_make_coverage_meets_fail_under_and_draws_the_badge(polished: Project):
-    """`make coverage` on the piped project: its `&&` chain, one command at a time and stopping at
-    the first failure as make does. Its test run is the same command on the same project as the
+    """`make coverage` on the polished project: its `&&` chain, one command at a time and stopping
+    at the first failure as make does. Its test run is the same command on the same project as the
     GitHub test step's above, so it runs once for both (run_step)."""
     badge = polished.path / "docs" / "coverage.svg"
     assert "coverage: not measured" in badge.read_text()

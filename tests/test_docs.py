@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from .conftest import makefile_targets
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS = REPO_ROOT / "docs"
 QUESTIONS_PAGE = DOCS / "questions.md"
@@ -51,12 +53,11 @@ def makefile_commands() -> dict[str, str]:
     """target -> its one-line command, with `{{ package_name }}` written as `<package_name>`."""
     if not MAKEFILE_TEMPLATE.is_file():
         pytest.skip("template/Makefile.jinja does not exist yet")
-    text = MAKEFILE_TEMPLATE.read_text(encoding="utf-8")
-    targets = re.findall(r"^([A-Za-z][\w-]*):[^\n]*\n\t([^\n]+)$", text, flags=re.MULTILINE)
+    targets = makefile_targets(MAKEFILE_TEMPLATE.read_text(encoding="utf-8"))
     assert targets, "no targets found in template/Makefile.jinja"
     return {
         target: re.sub(r"\{\{\s*package_name\s*\}\}", "<package_name>", command).strip()
-        for target, command in targets
+        for target, command in targets.items()
     }
 
 

@@ -1,7 +1,7 @@
 """The default project, end to end: install, pipeline, tracking, lint, serving.
 
 Its own test suite runs in test_ci_files.py, as the `uv run pytest` step of its generated CI, and
-so does every pre-commit hook on the piped project (the workflow's lint step fails if a hook would
+so does every pre-commit hook on the piped outputs (the workflow's lint step fails if a hook would
 change a file).
 """
 
